@@ -1,0 +1,141 @@
+"""The actor loop: step environment groups, stream them to the learner, reconnect when it goes away.
+
+The actor's K environments are split into `streams` groups, each with its own
+stream to the learner. While one group's step is on the wire (or in the learner's
+batch), the actor steps the next group: with two groups, env work and the round
+trip overlap (double buffering).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+
+import grpc
+import numpy as np
+
+from seedrl.actor.backoff import Backoff
+from seedrl.actor.client import HandshakeRefused, LearnerStream
+from seedrl.actor.config import ActorConfig
+from seedrl.actor.env_batch import EnvBatch
+from seedrl.common import metrics as m
+from seedrl.v1 import learner_pb2_grpc as pb_grpc
+
+log = logging.getLogger(__name__)
+
+# Statuses after which reconnecting cannot help: the learner refuses this actor as configured.
+PERMANENT_ERRORS = frozenset(
+    [
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.UNIMPLEMENTED,
+        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.UNAUTHENTICATED,
+    ]
+)
+
+
+class ActorRefused(RuntimeError):
+    """The learner refused this actor for a reason retrying cannot fix."""
+
+
+class Actor:
+    def __init__(self, config: ActorConfig, metrics: m.Metrics):
+        self._config = config
+        bounds = np.linspace(0, config.envs_per_actor, config.streams + 1).astype(int)
+        self._groups = [
+            EnvBatch.make(config.env, int(hi - lo), seed=config.seed + int(lo)) for lo, hi in zip(bounds, bounds[1:])
+        ]
+        self._spec = self._groups[0].spec(config.env)
+        self._run_id = random.getrandbits(64)
+        self._backoff = Backoff(config.backoff_initial_s, config.backoff_max_s)
+        self._steps = metrics(m.ACTOR_ENV_STEPS)
+        self._episodes = metrics(m.ACTOR_EPISODES)
+        self._round_trip = metrics(m.ACTOR_ROUND_TRIP)
+        self._reconnects = metrics(m.ACTOR_RECONNECTS)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Stream until `stop` is set, reconnecting with backoff whenever the learner goes away.
+
+        Raises:
+          ActorRefused: the learner refused the handshake or a message (not retryable).
+        """
+        while not stop.is_set():
+            session = asyncio.ensure_future(self._session())
+            stopped = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({session, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            if not session.done():
+                session.cancel()
+                await asyncio.gather(session, return_exceptions=True)
+                return
+            error = session.exception()
+            if isinstance(error, grpc.aio.AioRpcError):
+                if error.code() in PERMANENT_ERRORS:
+                    raise ActorRefused(f"{error.code().name}: {error.details()}") from error
+                log.warning("learner stream lost (%s: %s)", error.code().name, error.details())
+            elif isinstance(error, (ConnectionError, HandshakeRefused)):
+                log.warning("learner stream lost (%s)", error)
+            elif error is not None:
+                raise error
+            self._reconnects.inc()
+            try:
+                await asyncio.wait_for(stop.wait(), self._backoff.next())
+            except TimeoutError:
+                pass
+
+    async def _session(self) -> None:
+        """One connection: handshake every group, then step and stream until the stream breaks."""
+        config = self._config
+        size = int(config.max_message_mb * 2**20)
+        options = [("grpc.max_receive_message_length", size), ("grpc.max_send_message_length", size)]
+        async with grpc.aio.insecure_channel(config.learner, options=options) as channel:
+            stub = pb_grpc.LearnerStub(channel)
+            streams = [
+                await LearnerStream.open(stub, f"{config.actor_id}/{g}", self._run_id, len(group), self._spec)
+                for g, group in enumerate(self._groups)
+            ]
+            self._backoff.reset()
+            log.info("connected to %s with %d streams", config.learner, len(streams))
+            sent_at = []
+            for stream, group in zip(streams, self._groups):
+                await stream.send(group.reset())  # every (re)connection starts fresh episodes
+                sent_at.append(time.perf_counter())
+            while True:
+                for g, (stream, group) in enumerate(zip(streams, self._groups)):
+                    actions = await stream.receive()
+                    self._round_trip.observe(time.perf_counter() - sent_at[g])
+                    result = group.step(actions)
+                    self._steps.inc(len(group))
+                    if len(result.episode_returns):
+                        self._episodes.inc(len(result.episode_returns))
+                    await stream.send(result)
+                    sent_at[g] = time.perf_counter()
+
+    def close(self) -> None:
+        for group in self._groups:
+            group.close()
+
+
+def run_actor(config: ActorConfig) -> None:
+    """Run an actor process until SIGTERM/SIGINT."""
+    import signal
+
+    metrics = m.Metrics(config.experiment, "actor")
+    if config.metrics_port >= 0:
+        log.info("actor metrics on port %d", metrics.serve(config.metrics_port))
+    actor = Actor(config, metrics)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await actor.run(stop)
+
+    try:
+        asyncio.run(main())
+    finally:
+        actor.close()

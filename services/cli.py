@@ -1,0 +1,89 @@
+"""The `seedrl` command: train, learner, actor."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from seedrl.common import flags
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _load(model: type[BaseModel], args: argparse.Namespace) -> Any:
+    """The model from `--config FILE` (JSON) overlaid with the flags given."""
+    base = json.loads(Path(args.config).read_text()) if getattr(args, "config", None) else {}
+    try:
+        return model.model_validate(flags.merge(base, flags.model_values(args, model)))
+    except ValidationError as error:
+        sys.exit(f"seedrl: invalid configuration:\n{error}")
+
+
+def _learner(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from seedrl.learner.config import LearnerConfig
+    from seedrl.learner.main import run_learner
+
+    run_learner(_load(LearnerConfig, args))
+    return 0
+
+
+def _actor(args: argparse.Namespace) -> int:
+    from seedrl.actor.config import ActorConfig
+    from seedrl.actor.loop import ActorRefused, run_actor
+    from seedrl.launch.train import ACTOR_REFUSED_EXIT_CODE
+
+    try:
+        run_actor(_load(ActorConfig, args))
+    except ActorRefused as error:
+        logging.getLogger("seedrl.actor").error("refused by the learner: %s", error)
+        return ACTOR_REFUSED_EXIT_CODE
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from seedrl.launch.config import TrainConfig
+    from seedrl.launch.train import LocalRun
+
+    summary = LocalRun(_load(TrainConfig, args)).run()
+    print(json.dumps(summary, indent=2))
+    return 0 if summary["stop_reason"] in ("solved", "total_frames", "max_seconds", "finished", "interrupted") else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from seedrl.actor.config import ActorConfig
+    from seedrl.launch.config import TrainConfig
+    from seedrl.learner.config import LearnerConfig
+
+    parser = argparse.ArgumentParser(prog="seedrl", description="SEED RL: central batched inference, distributed actors.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, model, run, text in (
+        ("train", TrainConfig, _train, "Train locally: a learner and its actors as processes on this machine."),
+        ("learner", LearnerConfig, _learner, "Run a learner: gRPC inference server, training, checkpoints."),
+        ("actor", ActorConfig, _actor, "Run an actor: step environments and stream them to a learner."),
+    ):
+        sub = commands.add_parser(name, help=text, description=text)
+        if name != "train":
+            sub.add_argument("--config", help="JSON file with the configuration; flags override it.")
+        flags.add_model_flags(sub, model)
+        sub.set_defaults(run=run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    _configure_logging()
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Pieces every service shares: tensor codec, env specs, metrics catalogue, CLI flags."""

@@ -1,0 +1,94 @@
+"""The catalogue of seedrl's Prometheus metrics and a per-process registry for them.
+
+Every metric a service exports is declared here once, with its type, unit and help,
+so that dashboards and docs can be checked against one list. Every metric carries the
+labels `experiment` and `role`; a few add one bounded label (never env or actor ids).
+Counters are exported with the `_total` suffix that Prometheus expects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import prometheus_client as prom
+
+COMMON_LABELS = ("experiment", "role")
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048)
+LAG_BUCKETS = (0, 1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric: its name (without `_total`), type, unit, help and extra labels."""
+
+    name: str
+    kind: Literal["counter", "gauge", "histogram"]
+    unit: str
+    help: str
+    labels: tuple[str, ...] = ()
+    buckets: tuple[float, ...] | None = None
+
+
+# Learner.
+ENV_FRAMES = MetricSpec("seedrl_env_frames", "counter", "frames", "Environment frames received by the learner (agent steps x frame skip).")
+ENV_FPS = MetricSpec("seedrl_env_frames_per_second", "gauge", "frames/s", "Environment frames per second over the last few seconds.")
+LEARNER_STEPS = MetricSpec("seedrl_learner_steps", "counter", "steps", "Gradient steps taken by the learner.")
+EPISODES = MetricSpec("seedrl_episodes", "counter", "episodes", "Episodes finished, as seen by the learner.")
+EPISODE_RETURN = MetricSpec("seedrl_episode_return_mean", "gauge", "reward", "Mean return of the last 100 finished episodes.")
+EPISODE_LENGTH = MetricSpec("seedrl_episode_length_mean", "gauge", "steps", "Mean length of the last 100 finished episodes.")
+LOSS = MetricSpec("seedrl_loss", "gauge", "loss", "Training loss of the last learner step, by component.", labels=("component",))
+GRAD_NORM = MetricSpec("seedrl_gradient_norm", "gauge", "norm", "Global gradient norm of the last learner step, before clipping.")
+LEARNING_RATE = MetricSpec("seedrl_learning_rate", "gauge", "rate", "Learning rate of the last learner step.")
+INFERENCE_BATCH = MetricSpec("seedrl_inference_batch_size", "histogram", "envs", "Environments served by one batched inference call.", buckets=BATCH_BUCKETS)
+INFERENCE_LATENCY = MetricSpec("seedrl_inference_latency_seconds", "histogram", "seconds", "Time from a batch's flush to its actions being ready.", buckets=LATENCY_BUCKETS)
+POLICY_LAG = MetricSpec("seedrl_policy_lag_steps", "histogram", "steps", "Learner steps between acting and training on an unroll.", buckets=LAG_BUCKETS)
+UNROLL_QUEUE = MetricSpec("seedrl_unroll_queue_depth", "gauge", "unrolls", "Finished unrolls waiting for the training thread.")
+CONNECTED_STREAMS = MetricSpec("seedrl_connected_actors", "gauge", "streams", "Actor streams currently connected to the learner.")
+LEASED_SLOTS = MetricSpec("seedrl_env_slots_leased", "gauge", "slots", "Env slots leased to connected actor streams.")
+REJECTED_MESSAGES = MetricSpec("seedrl_rejected_messages", "counter", "messages", "Actor messages refused by the learner, by reason.", labels=("reason",))
+CHECKPOINTS = MetricSpec("seedrl_checkpoint_saves", "counter", "checkpoints", "Checkpoints written.")
+LAST_CHECKPOINT = MetricSpec("seedrl_last_checkpoint_timestamp_seconds", "gauge", "unix seconds", "When the newest checkpoint was written.")
+
+# Actor.
+ACTOR_ENV_STEPS = MetricSpec("seedrl_actor_env_steps", "counter", "steps", "Environment steps taken by this actor.")
+ACTOR_EPISODES = MetricSpec("seedrl_actor_episodes", "counter", "episodes", "Episodes finished by this actor.")
+ACTOR_ROUND_TRIP = MetricSpec("seedrl_actor_round_trip_seconds", "histogram", "seconds", "From sending a step batch to receiving its actions.", buckets=LATENCY_BUCKETS)
+ACTOR_RECONNECTS = MetricSpec("seedrl_actor_reconnects", "counter", "connections", "Times this actor lost its learner stream and connected again.")
+
+CATALOGUE: tuple[MetricSpec, ...] = tuple(v for v in list(globals().values()) if isinstance(v, MetricSpec))
+
+_TYPES = {"counter": prom.Counter, "gauge": prom.Gauge, "histogram": prom.Histogram}
+
+
+class Metrics:
+    """The catalogue's metrics for one process, bound to its experiment and role.
+
+    Each process gets its own registry, so tests can run several services in one
+    interpreter without their series mixing.
+    """
+
+    def __init__(self, experiment: str, role: str, registry: prom.CollectorRegistry | None = None):
+        self.registry = registry if registry is not None else prom.CollectorRegistry()
+        self._bound = {"experiment": experiment, "role": role}
+        self._families: dict[str, prom.metrics.MetricWrapperBase] = {}
+
+    def __call__(self, spec: MetricSpec, **labels: str):
+        """The series of `spec` for this process (plus `labels`, which must be spec.labels)."""
+        if set(labels) != set(spec.labels):
+            raise ValueError(f"{spec.name} takes labels {spec.labels}, got {tuple(labels)}")
+        family = self._families.get(spec.name)
+        if family is None:
+            kwargs = {"buckets": spec.buckets} if spec.buckets else {}
+            family = _TYPES[spec.kind](
+                spec.name, spec.help, labelnames=COMMON_LABELS + spec.labels, registry=self.registry, **kwargs
+            )
+            self._families[spec.name] = family
+        return family.labels(**self._bound, **labels)
+
+    def serve(self, port: int, host: str = "0.0.0.0") -> int:
+        """Serve `/metrics` over HTTP on `port` (0 picks a free one); returns the port."""
+        server, _ = prom.start_http_server(port, addr=host, registry=self.registry)
+        return server.server_port

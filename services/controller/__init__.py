@@ -1,0 +1,1 @@
+"""Control plane (REST API and runtimes)."""

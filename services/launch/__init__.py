@@ -1,0 +1,1 @@
+"""Local launch: `seedrl train` runs a learner and its actors as processes on this machine."""

@@ -1,0 +1,1 @@
+"""Learner service: central batched inference, unroll assembly, training, checkpoints."""

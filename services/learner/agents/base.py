@@ -1,0 +1,96 @@
+"""The interface every agent implements for the learner.
+
+The learner drives an agent like this:
+
+    state = agent.initial_state(n)                     # per env slot, on lease
+    out = agent.act(observations, done, state)         # batched inference, every step
+    ... unrolls of out.extras and the env outputs are assembled per slot ...
+    metrics = agent.train(batch)                       # one gradient step, training thread
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """Shape (without batch or time dimensions) and dtype of one per-step field."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+
+class ActOutput(NamedTuple):
+    """What inference returns for N rows.
+
+    Attributes:
+      action: [N, *action_shape] actions to send to the environments.
+      value: [N] float32 state-value estimates (bootstrap values of truncated episodes).
+      extras: per-step fields the loss needs, each [N, *spec.shape] (e.g. behaviour logits).
+      state: new recurrent state, each [N, *spec.shape]; () for feed-forward agents.
+    """
+
+    action: np.ndarray
+    value: np.ndarray
+    extras: dict[str, np.ndarray]
+    state: tuple[np.ndarray, ...]
+
+
+@dataclass
+class TrainingBatch:
+    """B unrolls of T+1 steps, time-major.
+
+    Attributes:
+      steps: per-step fields, each [T+1, B, *shape]: observation, reward, terminated,
+        truncated, truncation_value, action and the agent's extras.
+      initial_state: recurrent state at each unroll's first step, each [B, *shape].
+    """
+
+    steps: dict[str, np.ndarray]
+    initial_state: tuple[np.ndarray, ...]
+
+
+class Agent(abc.ABC):
+    """A learning agent: batched inference on the learner plus one train step."""
+
+    @property
+    @abc.abstractmethod
+    def state_specs(self) -> tuple[FieldSpec, ...]:
+        """Per-env recurrent state kept by the learner between steps."""
+
+    @property
+    @abc.abstractmethod
+    def extras_specs(self) -> dict[str, FieldSpec]:
+        """Per-step outputs of `act` that go into unrolls."""
+
+    @property
+    @abc.abstractmethod
+    def batch_size(self) -> int:
+        """Unrolls per train step."""
+
+    @property
+    @abc.abstractmethod
+    def unroll_length(self) -> int:
+        """T: transitions per unroll (unrolls hold T+1 steps)."""
+
+    @abc.abstractmethod
+    def act(self, observations: np.ndarray, done: np.ndarray, state: tuple[np.ndarray, ...]) -> ActOutput:
+        """Batched inference on N rows: observations [N, *obs], done [N] bool (resets state)."""
+
+    @abc.abstractmethod
+    def train(self, batch: TrainingBatch, frames: int) -> dict[str, float]:
+        """One gradient step; `frames` drives learning-rate schedules. Returns scalar metrics."""
+
+    @property
+    @abc.abstractmethod
+    def steps(self) -> int:
+        """Gradient steps taken so far (restored from checkpoints)."""
+
+    @abc.abstractmethod
+    def checkpoint_items(self) -> dict[str, Any]:
+        """Trackable TensorFlow objects to save and restore (network, optimizer, ...)."""

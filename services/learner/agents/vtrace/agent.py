@@ -1,0 +1,135 @@
+"""The V-trace (IMPALA) agent: inference on the learner and one train step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from seedrl.common.spaces import DiscreteSpace, EnvSpec
+from seedrl.learner.agents.base import ActOutput, Agent, FieldSpec, TrainingBatch
+from seedrl.learner.agents.vtrace.config import VTraceConfig
+from seedrl.learner.agents.vtrace.losses import impala_loss, transition_rewards_and_discounts
+from seedrl.learner.networks import PolicyValueNetwork
+
+
+class VTraceAgent(Agent):
+    """IMPALA: a policy-value network trained with V-trace off-policy correction."""
+
+    def __init__(self, spec: EnvSpec, config: VTraceConfig, total_frames: int):
+        if not isinstance(spec.action_space, DiscreteSpace):
+            raise ValueError(
+                f"the vtrace agent needs a discrete action space; {spec.env_id} has {spec.action_space!r}"
+            )
+        self._config = config
+        self._total_frames = total_frames
+        self._num_actions = spec.action_space.n
+        obs_shape, obs_dtype = spec.observation_shape, tf.as_dtype(spec.observation_dtype)
+        self._network = PolicyValueNetwork(self._num_actions, config.hidden_sizes, config.lstm_size)
+        self._optimizer = tf.keras.optimizers.Adam(learning_rate=config.learning_rate, epsilon=config.adam_epsilon)
+
+        obs_spec = tf.TensorSpec([None, *obs_shape], obs_dtype)
+        state_spec = tuple(tf.TensorSpec([None, *s.shape], tf.float32) for s in self.state_specs)
+        self._act_fn = tf.function(
+            self._act_graph, input_signature=[obs_spec, tf.TensorSpec([None], tf.bool), state_spec]
+        )
+        steps = config.unroll_length + 1
+        step_specs = {
+            "observation": tf.TensorSpec([steps, None, *obs_shape], obs_dtype),
+            "reward": tf.TensorSpec([steps, None], tf.float32),
+            "terminated": tf.TensorSpec([steps, None], tf.bool),
+            "truncated": tf.TensorSpec([steps, None], tf.bool),
+            "truncation_value": tf.TensorSpec([steps, None], tf.float32),
+            "action": tf.TensorSpec([steps, None], tf.int32),
+            "behaviour_logits": tf.TensorSpec([steps, None, self._num_actions], tf.float32),
+        }
+        self._train_fn = tf.function(
+            self._train_graph,
+            input_signature=[step_specs, state_spec, tf.TensorSpec([], tf.float32)],
+        )
+        # Create every variable now, so checkpoints restore before the first step.
+        self._network.step(
+            tf.zeros([1, *obs_shape], obs_dtype), tf.zeros([1], tf.bool), self._network.initial_state(1)
+        )
+        self._optimizer.build(self._network.trainable_variables)
+
+    # --- Agent interface -------------------------------------------------------------
+
+    @property
+    def state_specs(self) -> tuple[FieldSpec, ...]:
+        size = self._config.lstm_size
+        return (FieldSpec((size,), np.dtype(np.float32)),) * 2 if size else ()
+
+    @property
+    def extras_specs(self) -> dict[str, FieldSpec]:
+        return {"behaviour_logits": FieldSpec((self._num_actions,), np.dtype(np.float32))}
+
+    @property
+    def batch_size(self) -> int:
+        return self._config.batch_size
+
+    @property
+    def unroll_length(self) -> int:
+        return self._config.unroll_length
+
+    @property
+    def steps(self) -> int:
+        return int(self._optimizer.iterations.numpy())
+
+    def act(self, observations: np.ndarray, done: np.ndarray, state: tuple[np.ndarray, ...]) -> ActOutput:
+        action, value, logits, new_state = self._act_fn(observations, done, state)
+        return ActOutput(
+            action=action.numpy(), value=value.numpy(),
+            extras={"behaviour_logits": logits.numpy()},
+            state=tuple(s.numpy() for s in new_state),
+        )
+
+    def train(self, batch: TrainingBatch, frames: int) -> dict[str, float]:
+        learning_rate = self._config.learning_rate
+        if self._config.lr_decay:
+            learning_rate *= max(0.0, 1.0 - frames / self._total_frames)
+        metrics = self._train_fn(batch.steps, batch.initial_state, tf.constant(learning_rate, tf.float32))
+        return {name: float(value) for name, value in metrics.items()}
+
+    def checkpoint_items(self) -> dict[str, Any]:
+        return {"network": self._network, "optimizer": self._optimizer}
+
+    # --- Graphs ----------------------------------------------------------------------
+
+    def _act_graph(self, observations, done, state):
+        logits, value, new_state = self._network.step(observations, done, state)
+        action = tf.random.categorical(logits, 1, dtype=tf.int32)[:, 0]
+        return action, value, logits, new_state
+
+    def _train_graph(self, steps, initial_state, learning_rate):
+        config = self._config
+        self._optimizer.learning_rate.assign(learning_rate)
+        reward = steps["reward"]
+        if config.reward_clipping == "abs_one":
+            reward = tf.clip_by_value(reward, -1.0, 1.0)
+        r_t, discount_t = transition_rewards_and_discounts(
+            reward, steps["terminated"], steps["truncated"], steps["truncation_value"], config.discount
+        )
+        done = tf.logical_or(steps["terminated"], steps["truncated"])
+        variables = self._network.trainable_variables
+        with tf.GradientTape() as tape:
+            logits, values = self._network.unroll(steps["observation"], done, initial_state)
+            losses = impala_loss(
+                logits, values, steps["action"], steps["behaviour_logits"], r_t, discount_t,
+                baseline_cost=config.baseline_cost, entropy_cost=config.entropy_cost,
+                lambda_=config.trace_lambda, clip_rho_threshold=config.clip_rho_threshold,
+                clip_pg_rho_threshold=config.clip_pg_rho_threshold,
+            )
+        gradients = tape.gradient(losses.loss, variables)
+        clipped, grad_norm = tf.clip_by_global_norm(gradients, config.max_grad_norm)
+        self._optimizer.apply_gradients(zip(clipped, variables))
+        return {
+            "loss/total": losses.loss,
+            "loss/policy": losses.policy_loss,
+            "loss/baseline": losses.baseline_loss,
+            "loss/entropy": losses.entropy_loss,
+            "mean_rho": losses.mean_rho,
+            "gradient_norm": grad_norm,
+            "learning_rate": learning_rate,
+        }

@@ -1,0 +1,140 @@
+"""Batched inference: the learner's per-step hot path.
+
+`InferencePipeline.process` takes the StepRequests of many streams, runs one model
+call for all their environments, records the step into each slot's unroll and
+returns every stream's actions. Everything is vectorised over the batch; Python
+loops run over requests (streams), never over environments.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+
+from seedrl.common import metrics as m
+from seedrl.common.spaces import EnvSpec
+from seedrl.learner.agents.base import Agent, FieldSpec
+from seedrl.learner.episodes import EpisodeStats
+from seedrl.learner.requests import StepRequest
+from seedrl.learner.slots import SlotTable
+from seedrl.learner.unroll_queue import UnrollQueue
+from seedrl.learner.unrolls import UnrollAssembler
+
+
+def unroll_fields(agent: Agent, spec: EnvSpec) -> dict[str, FieldSpec]:
+    """Per-step fields of an unroll: env outputs, the action and the agent's extras."""
+    return {
+        "observation": FieldSpec(spec.observation_shape, spec.observation_dtype),
+        "reward": FieldSpec((), np.dtype(np.float32)),
+        "terminated": FieldSpec((), np.dtype(bool)),
+        "truncated": FieldSpec((), np.dtype(bool)),
+        "truncation_value": FieldSpec((), np.dtype(np.float32)),
+        "action": FieldSpec(spec.action_shape, spec.action_dtype),
+        **agent.extras_specs,
+    }
+
+
+class InferencePipeline:
+    """Leases slots and serves batches of steps. Runs on one thread (the batcher's)."""
+
+    def __init__(
+        self,
+        agent: Agent,
+        spec: EnvSpec,
+        capacity: int,
+        unroll_queue: UnrollQueue,
+        stats: EpisodeStats,
+        metrics: m.Metrics,
+        policy_version: Callable[[], int],
+    ):
+        self._agent = agent
+        self._frames_per_step = spec.frames_per_step
+        action = FieldSpec(spec.action_shape, spec.action_dtype)
+        self.slots = SlotTable(capacity, agent.state_specs, action)
+        self._unrolls = UnrollAssembler(capacity, agent.unroll_length, unroll_fields(agent, spec), agent.state_specs)
+        self._queue = unroll_queue
+        self._stats = stats
+        self._policy_version = policy_version
+        self._batch_size = metrics(m.INFERENCE_BATCH)
+        self._latency = metrics(m.INFERENCE_LATENCY)
+        self._frames = metrics(m.ENV_FRAMES)
+        self._episodes = metrics(m.EPISODES)
+
+    def lease(self, count: int) -> np.ndarray:
+        """Lease `count` fresh slots (state reset, no partial unroll)."""
+        slots = self.slots.lease(count)
+        self._unrolls.reset(slots)
+        return slots
+
+    def release(self, slots: np.ndarray) -> None:
+        """Free slots; their partial unrolls are discarded."""
+        self._unrolls.reset(slots)
+        self.slots.release(slots)
+
+    def process(self, requests: list[StepRequest]) -> list[np.ndarray]:
+        """Serve one batch; returns the actions of each request, [K_i, *action_shape]."""
+        started = time.perf_counter()
+        table = self.slots
+        counts = [len(r.slots) for r in requests]
+        slots = np.concatenate([r.slots for r in requests])
+        rewards = np.concatenate([r.rewards for r in requests])
+        terminated = np.concatenate([r.terminated for r in requests])
+        truncated = np.concatenate([r.truncated for r in requests])
+        observations = np.concatenate([r.observations for r in requests])
+        offsets = np.cumsum([0, *counts[:-1]])
+        final_rows = np.concatenate([r.final_indices + o for r, o in zip(requests, offsets)])
+        done = terminated | truncated
+        n = len(slots)
+
+        self._track_episodes(slots, rewards, done)
+
+        # Inference on every row plus the final observations of truncated episodes, which
+        # continue the recurrent state of their (ended) episode.
+        state_in = tuple(component[slots] for component in table.state)
+        model_obs, model_done, model_state = observations, done, state_in
+        if len(final_rows):
+            final_obs = np.concatenate([r.final_observations for r in requests])
+            model_obs = np.concatenate([observations, final_obs])
+            model_done = np.concatenate([done, np.zeros(len(final_rows), bool)])
+            model_state = tuple(np.concatenate([s, s[final_rows]]) for s in state_in)
+        out = self._agent.act(model_obs, model_done, model_state)
+        actions = out.action[:n]
+        truncation_value = np.zeros(n, np.float32)
+        truncation_value[final_rows] = out.value[n:]
+
+        for component, new in zip(table.state, out.state):
+            component[slots] = new[:n]
+        table.prev_action[slots] = actions
+        table.prev_reward[slots] = rewards
+        self._batch_size.observe(n)
+        self._latency.observe(time.perf_counter() - started)
+
+        step = {
+            "observation": observations, "reward": rewards, "terminated": terminated,
+            "truncated": truncated, "truncation_value": truncation_value, "action": actions,
+            **{name: value[:n] for name, value in out.extras.items()},
+        }
+        finished = self._unrolls.append(slots, step, state_in, self._policy_version())
+        if finished is not None:
+            self._queue.put(finished)  # blocks while training is behind (back-pressure)
+        return np.split(actions, np.cumsum(counts[:-1]))
+
+    def _track_episodes(self, slots: np.ndarray, rewards: np.ndarray, done: np.ndarray) -> None:
+        table = self.slots
+        length = table.episode_length[slots]
+        stepped = length >= 0  # a fresh slot's first row is its reset observation, not a step
+        length = length + 1
+        returns = table.episode_return[slots] + rewards
+        ended = done & stepped
+        if ended.any():
+            self._stats.record(returns[ended], length[ended])
+            self._episodes.inc(int(ended.sum()))
+        returns[done] = 0.0
+        length[done] = 0
+        table.episode_return[slots] = returns
+        table.episode_length[slots] = length
+        frames = int(stepped.sum()) * self._frames_per_step
+        self._stats.frames += frames
+        self._frames.inc(frames)

@@ -1,0 +1,132 @@
+"""A learner process: wires the agent, inference, training and the gRPC server, and runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import signal
+
+import grpc
+import tensorflow as tf
+
+from seedrl.actor.envs import env_spec
+from seedrl.common import metrics as m
+from seedrl.learner.agents import build_agent
+from seedrl.learner.batcher import DeadlineBatcher
+from seedrl.learner.checkpoints import Checkpointer
+from seedrl.learner.config import LearnerConfig
+from seedrl.learner.episodes import EpisodeStats, RateMeter
+from seedrl.learner.inference import InferencePipeline
+from seedrl.learner.server import LearnerService
+from seedrl.learner.training import Trainer
+from seedrl.learner.unroll_queue import UnrollQueue
+from seedrl.v1 import learner_pb2 as pb
+from seedrl.v1 import learner_pb2_grpc as pb_grpc
+
+log = logging.getLogger(__name__)
+
+
+def grpc_options(max_message_mb: float) -> list[tuple[str, int]]:
+    size = int(max_message_mb * 2**20)
+    return [("grpc.max_receive_message_length", size), ("grpc.max_send_message_length", size)]
+
+
+class Learner:
+    """One experiment's learner. `serve()` runs until the frame budget or a stop signal."""
+
+    def __init__(self, config: LearnerConfig):
+        self.config = config
+        tf.random.set_seed(config.seed)
+        self.spec = env_spec(config.env)
+        self.agent = build_agent(config, self.spec)
+        self.metrics = m.Metrics(config.experiment, "learner")
+        self.stats = EpisodeStats()
+        self.checkpointer = Checkpointer(config.checkpoint_dir, self.agent.checkpoint_items(), self.stats, config.keep_checkpoints)
+        self.restored_from = self.checkpointer.restore_latest()
+        self.queue = UnrollQueue(capacity=config.unroll_queue_batches * self.agent.batch_size)
+        self.pipeline = InferencePipeline(
+            self.agent, self.spec, config.max_slots, self.queue, self.stats, self.metrics, lambda: self.agent.steps
+        )
+        config.tensorboard_dir.mkdir(parents=True, exist_ok=True)
+        self.trainer = Trainer(
+            self.agent, self.queue, self.stats, self.checkpointer, self.metrics,
+            tf.summary.create_file_writer(str(config.tensorboard_dir)),
+            config.total_frames, config.checkpoint_every_s, config.summary_every_s,
+        )
+        self._fps = 0.0
+        self.port: int | None = None
+        self.metrics_port: int | None = None
+        self._service: LearnerService | None = None
+
+    def status(self) -> pb.LearnerStatus:
+        stats = self.stats
+        return pb.LearnerStatus(
+            experiment=self.config.experiment,
+            frames=stats.frames,
+            learner_steps=self.agent.steps,
+            episodes=stats.episodes,
+            mean_return_100=stats.mean_return,
+            mean_episode_length_100=stats.mean_length,
+            fps=self._fps,
+            connected_streams=self._service.open_streams if self._service else 0,
+            leased_slots=self.pipeline.slots.leased,
+            last_checkpoint_step=self.checkpointer.last_step,
+            done=self.trainer.finished.is_set(),
+        )
+
+    async def serve(self) -> None:
+        config = self.config
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+
+        batcher = DeadlineBatcher(self.pipeline.process, config.max_batch_size, config.max_wait_ms / 1000)
+        self._service = LearnerService(
+            config.experiment, self.spec, self.pipeline, batcher, self.metrics, self.status, lambda: self.agent.steps
+        )
+        server = grpc.aio.server(options=grpc_options(config.max_message_mb))
+        pb_grpc.add_LearnerServicer_to_server(self._service, server)
+        self.port = server.add_insecure_port(f"{config.host}:{config.port}")
+        if config.metrics_port >= 0:
+            self.metrics_port = self.metrics.serve(config.metrics_port)
+        batcher.start()
+        self.trainer.start()
+        await server.start()
+        log.info(
+            "learner %s serving %s on port %d (metrics %s); %s",
+            config.experiment, self.spec, self.port, self.metrics_port,
+            f"resumed from {self.restored_from}" if self.restored_from else "fresh start",
+        )
+        monitor = loop.create_task(self._monitor(stop))
+        await stop.wait()
+        log.info("stopping at %d frames", self.stats.frames)
+        monitor.cancel()
+        self.trainer.stop()
+        self.queue.close()  # wakes an inference batch blocked on a full queue
+        await server.stop(grace=1.0)
+        await batcher.close()
+        await asyncio.to_thread(self.trainer.join)
+        self.trainer.checkpoint()
+        if self.trainer.error is not None:
+            raise RuntimeError("training failed") from self.trainer.error
+
+    async def _monitor(self, stop: asyncio.Event) -> None:
+        """Once a second: frame rate and gauges; stop when training has finished."""
+        meter = RateMeter()
+        fps = self.metrics(m.ENV_FPS)
+        mean_return = self.metrics(m.EPISODE_RETURN)
+        mean_length = self.metrics(m.EPISODE_LENGTH)
+        while not self.trainer.finished.is_set():
+            self._fps = meter.update(self.stats.frames)
+            fps.set(self._fps)
+            if not math.isnan(self.stats.mean_return):
+                mean_return.set(self.stats.mean_return)
+                mean_length.set(self.stats.mean_length)
+            await asyncio.sleep(1.0)
+        stop.set()
+
+
+def run_learner(config: LearnerConfig) -> None:
+    asyncio.run(Learner(config).serve())

@@ -1,0 +1,142 @@
+"""The learner's gRPC service: handshakes, per-stream slot leases, steps and status."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import AsyncIterator, Callable
+
+import grpc
+import numpy as np
+
+from seedrl.common import metrics as m
+from seedrl.common import tensors
+from seedrl.common.spaces import EnvSpec, spec_from_proto
+from seedrl.learner.batcher import DeadlineBatcher
+from seedrl.learner.inference import InferencePipeline
+from seedrl.learner.requests import ProtocolError, StepRequest, decode_step
+from seedrl.learner.slots import SlotsExhausted
+from seedrl.v1 import learner_pb2 as pb
+from seedrl.v1 import learner_pb2_grpc as pb_grpc
+
+log = logging.getLogger(__name__)
+
+MAX_ACTOR_ID_LENGTH = 128
+
+
+@dataclass
+class Lease:
+    """The slots one open stream holds."""
+
+    actor_id: str
+    run_id: int
+    slots: np.ndarray
+    task: asyncio.Task | None = field(default=None, repr=False)
+
+
+class LearnerService(pb_grpc.LearnerServicer):
+    """Serves `Act` streams through the batcher and answers `GetStatus`."""
+
+    def __init__(
+        self,
+        experiment: str,
+        spec: EnvSpec,
+        pipeline: InferencePipeline,
+        batcher: DeadlineBatcher[StepRequest, np.ndarray],
+        metrics: m.Metrics,
+        status: Callable[[], pb.LearnerStatus],
+        learner_steps: Callable[[], int],
+    ):
+        self._experiment = experiment
+        self._spec = spec
+        self._pipeline = pipeline
+        self._batcher = batcher
+        self._status = status
+        self._learner_steps = learner_steps
+        self._leases: dict[str, Lease] = {}
+        self._metrics = metrics
+        self._streams = metrics(m.CONNECTED_STREAMS)
+        self._leased = metrics(m.LEASED_SLOTS)
+
+    @property
+    def open_streams(self) -> int:
+        return len(self._leases)
+
+    async def GetStatus(self, request: pb.StatusRequest, context: grpc.aio.ServicerContext) -> pb.LearnerStatus:
+        return self._status()
+
+    async def Act(
+        self, request_iterator: AsyncIterator[pb.ActorMessage], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.LearnerMessage]:
+        first = await anext(aiter(request_iterator), None)
+        if first is None:
+            return
+        lease = await self._open(first, context)
+        try:
+            yield pb.LearnerMessage(
+                welcome=pb.Welcome(num_slots=len(lease.slots), experiment=self._experiment, learner_steps=self._learner_steps())
+            )
+            async for message in request_iterator:
+                if message.WhichOneof("kind") != "step":
+                    await self._reject(context, ProtocolError("unexpected_message", "expected a StepBatch after Hello"))
+                try:
+                    request = decode_step(message.step, lease.run_id, lease.slots, self._spec)
+                except ProtocolError as error:
+                    await self._reject(context, error)
+                actions = await self._batcher.submit(request, len(lease.slots))
+                yield pb.LearnerMessage(actions=pb.ActionBatch(actions=tensors.encode(actions)))
+        finally:
+            await asyncio.shield(self._close(lease))
+
+    async def _reject(self, context: grpc.aio.ServicerContext, error: ProtocolError) -> None:
+        self._metrics(m.REJECTED_MESSAGES, reason=error.reason).inc()
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+
+    async def _open(self, message: pb.ActorMessage, context: grpc.aio.ServicerContext) -> Lease:
+        """Check a Hello and lease slots for its environments."""
+        if message.WhichOneof("kind") != "hello":
+            await self._reject(context, ProtocolError("unknown_actor", "the first message of a stream must be a Hello"))
+        hello = message.hello
+        if not hello.actor_id or len(hello.actor_id) > MAX_ACTOR_ID_LENGTH:
+            await self._reject(context, ProtocolError("actor_id", f"actor_id must have 1 to {MAX_ACTOR_ID_LENGTH} characters"))
+        if hello.num_envs < 1:
+            await self._reject(context, ProtocolError("num_envs", "num_envs must be at least 1"))
+        try:
+            spec = spec_from_proto(hello.env_spec)
+        except (ValueError, tensors.TensorDecodeError) as error:
+            await self._reject(context, ProtocolError("env_spec", str(error)))
+        differences = self._spec.differences(spec)
+        if differences:
+            self._metrics(m.REJECTED_MESSAGES, reason="env_spec").inc()
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"env spec does not match experiment {self._experiment!r}: " + "; ".join(differences),
+            )
+        previous = self._leases.get(hello.actor_id)
+        if previous is not None and previous.task is not None:
+            log.info("actor %s reconnected (run %x): evicting its previous stream", hello.actor_id, hello.run_id)
+            previous.task.cancel()
+        try:
+            slots = await self._batcher.run_exclusive(self._pipeline.lease, hello.num_envs)
+        except SlotsExhausted as error:
+            self._metrics(m.REJECTED_MESSAGES, reason="slots_exhausted").inc()
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
+        lease = Lease(hello.actor_id, hello.run_id, slots, asyncio.current_task())
+        self._leases[hello.actor_id] = lease
+        self._batcher.stream_opened()
+        self._update_gauges()
+        log.info("actor %s connected with %d envs", hello.actor_id, hello.num_envs)
+        return lease
+
+    async def _close(self, lease: Lease) -> None:
+        if self._leases.get(lease.actor_id) is lease:
+            del self._leases[lease.actor_id]
+        self._batcher.stream_closed()
+        await self._batcher.run_exclusive(self._pipeline.release, lease.slots)
+        self._update_gauges()
+        log.info("actor %s disconnected", lease.actor_id)
+
+    def _update_gauges(self) -> None:
+        self._streams.set(len(self._leases))
+        self._leased.set(self._pipeline.slots.leased)

@@ -1,0 +1,119 @@
+"""Unroll assembly: per-slot sequences of T+1 steps, consecutive unrolls sharing one step.
+
+Step t of an unroll holds what arrived with observation t (the reward of the
+previous action, terminated, truncated) and what the agent did on it (action,
+behaviour logits, ...). Unroll k of a slot covers its steps kT..kT+T, so the last
+step of one unroll is the first of the next: each transition is trained on once and
+the value of the last step bootstraps the unroll.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from seedrl.learner.agents.base import FieldSpec
+
+
+@dataclass
+class Unrolls:
+    """n finished unrolls, batch-major.
+
+    Attributes:
+      steps: per-step fields, each [n, T+1, *shape].
+      initial_state: recurrent state before step 0 of each unroll, each [n, *shape].
+      policy_version: [n] int64 learner steps when step 0 of each unroll was acted on.
+    """
+
+    steps: dict[str, np.ndarray]
+    initial_state: tuple[np.ndarray, ...]
+    policy_version: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.policy_version)
+
+    def select(self, index: slice | np.ndarray) -> "Unrolls":
+        return Unrolls(
+            {name: field[index] for name, field in self.steps.items()},
+            tuple(s[index] for s in self.initial_state),
+            self.policy_version[index],
+        )
+
+    @staticmethod
+    def concatenate(parts: list["Unrolls"]) -> "Unrolls":
+        if len(parts) == 1:
+            return parts[0]
+        return Unrolls(
+            {name: np.concatenate([p.steps[name] for p in parts]) for name in parts[0].steps},
+            tuple(np.concatenate(c) for c in zip(*(p.initial_state for p in parts))),
+            np.concatenate([p.policy_version for p in parts]),
+        )
+
+
+class UnrollAssembler:
+    """Writes steps of many slots at once into preallocated [capacity, T+1, ...] buffers."""
+
+    def __init__(
+        self,
+        capacity: int,
+        unroll_length: int,
+        fields: dict[str, FieldSpec],
+        state_specs: tuple[FieldSpec, ...],
+    ):
+        self.unroll_length = unroll_length
+        steps = unroll_length + 1
+        self._buffers = {name: np.zeros((capacity, steps, *s.shape), s.dtype) for name, s in fields.items()}
+        self._position = np.zeros(capacity, np.int64)
+        self._start_state = tuple(np.zeros((capacity, *s.shape), s.dtype) for s in state_specs)
+        self._last_state = tuple(np.zeros((capacity, *s.shape), s.dtype) for s in state_specs)
+        self._start_version = np.zeros(capacity, np.int64)
+
+    def reset(self, slots: np.ndarray) -> None:
+        """Discard the partial unrolls of `slots` (their next step starts a new unroll)."""
+        self._position[slots] = 0
+
+    def append(
+        self,
+        slots: np.ndarray,
+        step: dict[str, np.ndarray],
+        state_in: tuple[np.ndarray, ...],
+        policy_version: int,
+    ) -> Unrolls | None:
+        """Add one step for each of `slots`; return the unrolls this step finished, if any.
+
+        Args:
+          slots: [N] distinct slot ids.
+          step: every field, each [N, *shape].
+          state_in: the recurrent state each row was acted on with, each [N, *shape].
+          policy_version: learner steps of the policy that acted.
+        """
+        position = self._position[slots]
+        fresh = slots[position == 0]
+        if len(fresh):
+            first = position == 0
+            for start, component in zip(self._start_state, state_in):
+                start[fresh] = component[first]
+            self._start_version[fresh] = policy_version
+        for name, buffer in self._buffers.items():
+            buffer[slots, position] = step[name]
+        for last, component in zip(self._last_state, state_in):
+            last[slots] = component
+        position += 1
+        self._position[slots] = position
+        finished = slots[position == self.unroll_length + 1]
+        if not len(finished):
+            return None
+        unrolls = Unrolls(
+            {name: buffer[finished] for name, buffer in self._buffers.items()},
+            tuple(start[finished] for start in self._start_state),
+            self._start_version[finished],
+        )
+        # The last step opens the next unroll, with the state it was acted on.
+        for buffer in self._buffers.values():
+            buffer[finished, 0] = buffer[finished, self.unroll_length]
+        for start, last in zip(self._start_state, self._last_state):
+            start[finished] = last[finished]
+        self._start_version[finished] = policy_version
+        self._position[finished] = 1
+        return unrolls

@@ -1,0 +1,85 @@
+"""The learner's hot path with a real V-trace agent: routing, episodes, truncation values, unrolls."""
+
+import numpy as np
+import pytest
+
+from seedrl.common import metrics as m
+from seedrl.learner.agents.vtrace.agent import VTraceAgent
+from seedrl.learner.agents.vtrace.config import VTraceConfig
+from seedrl.learner.episodes import EpisodeStats
+from seedrl.learner.inference import InferencePipeline
+from seedrl.learner.requests import StepRequest
+from seedrl.learner.unroll_queue import UnrollQueue
+from tests.unit.test_tensors_and_specs import cartpole_spec
+
+
+@pytest.fixture(params=[0, 8], ids=["mlp", "lstm"])
+def pipeline(request):
+    agent = VTraceAgent(cartpole_spec(), VTraceConfig(unroll_length=2, lstm_size=request.param), total_frames=1000)
+    queue = UnrollQueue(capacity=100)
+    stats = EpisodeStats()
+    pipe = InferencePipeline(agent, cartpole_spec(), 16, queue, stats, m.Metrics("test", "learner"), lambda: 7)
+    return pipe, agent, queue, stats
+
+
+def request(slots, rewards, terminated=None, truncated=None, obs=None, final_indices=(), final_obs=None):
+    k = len(slots)
+    final_indices = np.asarray(final_indices, np.int32)
+    return StepRequest(
+        slots=slots, rewards=np.asarray(rewards, np.float32),
+        terminated=np.zeros(k, bool) if terminated is None else np.asarray(terminated),
+        truncated=np.zeros(k, bool) if truncated is None else np.asarray(truncated),
+        observations=np.random.default_rng(len(slots)).normal(size=(k, 4)).astype(np.float32) if obs is None else obs,
+        final_indices=final_indices,
+        final_observations=np.zeros((len(final_indices), 4), np.float32) if final_obs is None else final_obs,
+    )
+
+
+def test_actions_are_routed_to_each_request_and_episodes_are_counted(pipeline):
+    pipe, agent, queue, stats = pipeline
+    a, b = pipe.lease(3), pipe.lease(2)
+    actions = pipe.process([request(a, [0, 0, 0]), request(b, [0, 0])])  # reset observations
+    assert [x.shape for x in actions] == [(3,), (2,)]
+    assert stats.frames == 0  # reset rows are not environment steps
+    pipe.process([request(a, [1, 1, 1]), request(b, [2, 2])])
+    pipe.process([request(a, [1, 1, 1], terminated=[True, False, False]), request(b, [2, 2], truncated=[False, True], final_indices=[1])])
+    assert stats.frames == 10 and stats.episodes == 2
+    assert sorted(stats._returns[:2].tolist()) == [2.0, 4.0]
+    # Three rows per slot make one unroll (T=2) for each of the five slots.
+    unrolls = queue.get_batch(5, timeout=1)
+    assert unrolls.steps["observation"].shape == (5, 3, 4)
+    assert unrolls.policy_version.tolist() == [7] * 5
+
+
+def test_truncated_envs_get_the_value_of_their_final_observation(pipeline):
+    pipe, agent, queue, stats = pipeline
+    slots = pipe.lease(2)
+    pipe.process([request(slots, [0, 0])])
+    pipe.process([request(slots, [1, 1])])
+    state_before = tuple(component[slots].copy() for component in pipe.slots.state)
+    final_obs = np.array([[0.3, -0.2, 0.1, 0.4]], np.float32)
+    pipe.process([request(slots, [1, 1], truncated=[False, True], final_indices=[1], final_obs=final_obs)])
+    expected = agent.act(final_obs, np.zeros(1, bool), tuple(s[1:2] for s in state_before)).value
+    unrolls = queue.get_batch(2, timeout=1)
+    truncation_value = unrolls.steps["truncation_value"]
+    row = int(np.flatnonzero(unrolls.steps["truncated"][:, 2])[0])
+    np.testing.assert_allclose(truncation_value[row, 2], expected[0], rtol=1e-5)
+    assert truncation_value[1 - row].tolist() == [0, 0, 0]
+
+
+def test_recurrent_state_is_kept_per_slot_and_reset_at_episode_starts():
+    agent = VTraceAgent(cartpole_spec(), VTraceConfig(unroll_length=4, lstm_size=8), total_frames=1000)
+    pipe = InferencePipeline(agent, cartpole_spec(), 8, UnrollQueue(100), EpisodeStats(), m.Metrics("t", "learner"), lambda: 0)
+    slots = pipe.lease(2)
+    pipe.process([request(slots, [0, 0])])
+    before = tuple(component[slots].copy() for component in pipe.slots.state)
+    assert np.abs(before[0]).sum() > 0
+    obs = np.ones((2, 4), np.float32)
+    pipe.process([request(slots, [1, 1], terminated=[True, False], obs=obs)])
+    after = pipe.slots.state[0][slots]
+    zeros = tuple(np.zeros((1, 8), np.float32) for _ in before)
+    from_zero = agent.act(obs[:1], np.zeros(1, bool), zeros).state[0][0]
+    carried = agent.act(obs[1:], np.zeros(1, bool), tuple(s[1:] for s in before)).state[0][0]
+    np.testing.assert_allclose(after[0], from_zero, rtol=1e-5)  # episode start: state reset
+    np.testing.assert_allclose(after[1], carried, rtol=1e-5)  # same episode: state carried
+    assert not np.allclose(from_zero, carried)
