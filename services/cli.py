@@ -56,7 +56,7 @@ def _train(args: argparse.Namespace) -> int:
 
     summary = LocalRun(_load(TrainConfig, args)).run()
     print(json.dumps(summary, indent=2))
-    return 0 if summary["stop_reason"] in ("solved", "total_frames", "max_seconds", "finished", "interrupted") else 1
+    return 0 if summary["stop_reason"] in ("solved", "total_frames", "max_seconds", "interrupted") else 1
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -38,11 +38,13 @@ class BoxSpace:
             found.append(f"shape {other.shape} != {self.shape}")
         if self.dtype != other.dtype:
             found.append(f"dtype {other.dtype} != {self.dtype}")
-        if not found and not (
-            np.array_equal(self.low, other.low, equal_nan=True)
-            and np.array_equal(self.high, other.high, equal_nan=True)
-        ):
-            found.append(f"bounds differ: {other!r} vs {self!r}")
+        if not found:
+            for name, ours, theirs in (("low", self.low, other.low), ("high", self.high, other.high)):
+                ours, theirs = np.broadcast_to(ours, self.shape), np.broadcast_to(theirs, self.shape)
+                differs = ~((ours == theirs) | (np.isnan(ours) & np.isnan(theirs)))
+                if differs.any():
+                    index = tuple(int(i) for i in np.argwhere(differs)[0])
+                    found.append(f"{name}{list(index)} {theirs[index]} != {ours[index]}")
         return found
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import grpc
+from google.protobuf import json_format
 
 from seedrl.actor.config import ActorConfig
 from seedrl.actor.envs import reward_threshold
@@ -46,6 +47,18 @@ def _write_json(path: Path, data: Any) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
     tmp.replace(path)
+
+
+def latest_checkpoint(directory: Path) -> Path | None:
+    """The newest checkpoint named in TensorFlow's `checkpoint` state file, without importing TensorFlow."""
+    state = directory / "checkpoint"
+    if not state.exists():
+        return None
+    for line in state.read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model_checkpoint_path":
+            return directory / value.strip().strip('"')
+    return None
 
 
 def progress_line(status: pb.LearnerStatus | None, elapsed: float, actors_alive: int, actors: int) -> str:
@@ -122,6 +135,7 @@ class LocalRun:
         config = self.config
         previous = {sig: signal.signal(sig, self._interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
         started = time.monotonic()
+        self._started_at = time.time()
         self.processes.start("learner", ["learner", "--config", str(self._learner_config)])
         for index in range(config.actors):
             self._start_actor(index)
@@ -143,7 +157,7 @@ class LocalRun:
                 elapsed = time.monotonic() - started
                 learner = self.processes.processes["learner"]
                 if learner.poll() is not None:
-                    reason = "finished" if learner.returncode == 0 else f"learner exited with code {learner.returncode}"
+                    reason = "total_frames" if learner.returncode == 0 else f"learner exited with code {learner.returncode}"
                     break
                 refused = self._supervise_actors()
                 if refused:
@@ -182,6 +196,7 @@ class LocalRun:
             except grpc.RpcError:
                 pass
             self.processes.stop(["learner"], timeout=LEARNER_STOP_TIMEOUT_S)
+            status = self._final_status(status)
             channel.close()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -190,6 +205,13 @@ class LocalRun:
         _write_json(self.logdir / "summary.json", summary)
         self._out.write(f"stopped ({reason}); summary in {self.logdir / 'summary.json'}\n")
         return summary
+
+    def _final_status(self, polled: pb.LearnerStatus | None) -> pb.LearnerStatus | None:
+        """The status the learner wrote as it stopped, if this run's learner wrote one."""
+        path = self.config.final_status_path
+        if path.exists() and path.stat().st_mtime >= self._started_at:
+            return json_format.Parse(path.read_text(), pb.LearnerStatus())
+        return polled
 
     def _start_actor(self, index: int) -> None:
         self.processes.start(f"actor-{index}", ["actor", "--config", str(self._actor_configs[index])])
@@ -213,6 +235,7 @@ class LocalRun:
         frames = status.frames if status else 0
         run_frames = frames - (first_frames or 0)
         mean = status.mean_return_100 if status else float("nan")
+        checkpoint = latest_checkpoint(self.config.checkpoint_dir)
         return {
             "env": self.config.env,
             "agent": self.config.agent,
@@ -227,5 +250,6 @@ class LocalRun:
             "solved_at_seconds": None if solved_at is None else round(solved_at, 3),
             "stop_reason": reason,
             "actor_restarts": self.actor_restarts,
-            "last_checkpoint_step": status.last_checkpoint_step if status else -1,
+            "checkpoint": str(checkpoint) if checkpoint else None,
+            "last_checkpoint_step": int(checkpoint.name.rsplit("-", 1)[-1]) if checkpoint else -1,
         }

@@ -47,5 +47,10 @@ class LearnerConfig(BaseModel):
         return self.logdir / "checkpoints"
 
     @property
+    def final_status_path(self) -> Path:
+        """Where the learner leaves its final LearnerStatus (JSON) when it stops."""
+        return self.logdir / "learner_status.json"
+
+    @property
     def tensorboard_dir(self) -> Path:
         return self.logdir / "tensorboard"

@@ -6,9 +6,11 @@ import asyncio
 import logging
 import math
 import signal
+from pathlib import Path
 
 import grpc
 import tensorflow as tf
+from google.protobuf import json_format
 
 from seedrl.actor.envs import env_spec
 from seedrl.common import metrics as m
@@ -109,6 +111,7 @@ class Learner:
         await batcher.close()
         await asyncio.to_thread(self.trainer.join)
         self.trainer.checkpoint()
+        write_final_status(self.config.final_status_path, self.status())
         if self.trainer.error is not None:
             raise RuntimeError("training failed") from self.trainer.error
 
@@ -126,6 +129,13 @@ class Learner:
                 mean_length.set(self.stats.mean_length)
             await asyncio.sleep(1.0)
         stop.set()
+
+
+def write_final_status(path: Path, status: pb.LearnerStatus) -> None:
+    """Leave the learner's last counters beside its checkpoints (read by `seedrl train`)."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json_format.MessageToJson(status, preserving_proto_field_name=True))
+    tmp.replace(path)
 
 
 def run_learner(config: LearnerConfig) -> None:

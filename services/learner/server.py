@@ -33,6 +33,7 @@ class Lease:
     run_id: int
     slots: np.ndarray
     task: asyncio.Task | None = field(default=None, repr=False)
+    evicted: bool = False
 
 
 class LearnerService(pb_grpc.LearnerServicer):
@@ -86,6 +87,10 @@ class LearnerService(pb_grpc.LearnerServicer):
                     await self._reject(context, error)
                 actions = await self._batcher.submit(request, len(lease.slots))
                 yield pb.LearnerMessage(actions=pb.ActionBatch(actions=tensors.encode(actions)))
+        except asyncio.CancelledError:
+            if not lease.evicted:
+                raise
+            await context.abort(grpc.StatusCode.ABORTED, f"a newer stream of actor {lease.actor_id!r} replaced this one")
         finally:
             await asyncio.shield(self._close(lease))
 
@@ -116,6 +121,7 @@ class LearnerService(pb_grpc.LearnerServicer):
         previous = self._leases.get(hello.actor_id)
         if previous is not None and previous.task is not None:
             log.info("actor %s reconnected (run %x): evicting its previous stream", hello.actor_id, hello.run_id)
+            previous.evicted = True
             previous.task.cancel()
         try:
             slots = await self._batcher.run_exclusive(self._pipeline.lease, hello.num_envs)

@@ -1,8 +1,11 @@
 """Tensor codec and env specs: round trips, zero-copy decoding and clear refusals."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from seedrl.actor.envs import env_spec
 from seedrl.common import tensors
 from seedrl.common.spaces import BoxSpace, DiscreteSpace, EnvSpec, spec_from_proto, spec_to_proto
 from seedrl.v1 import learner_pb2 as pb
@@ -37,13 +40,8 @@ def test_malformed_tensors_are_refused(message, reason):
 
 
 def cartpole_spec(**changes):
-    spec = dict(
-        env_id="gym:CartPole-v1",
-        observation_space=BoxSpace((4,), "float32", np.full(4, -np.inf, np.float32), np.full(4, np.inf, np.float32)),
-        action_space=DiscreteSpace(2),
-        frames_per_step=1,
-    )
-    return EnvSpec(**{**spec, **changes})
+    """The real CartPole-v1 spec, with `changes` applied."""
+    return dataclasses.replace(env_spec("gym:CartPole-v1"), **changes)
 
 
 def test_specs_round_trip_through_the_wire_format():
@@ -62,3 +60,7 @@ def test_spec_differences_name_what_differs():
     )
     found = " ".join(spec.differences(other))
     assert "env_id 'gym:Acrobot-v1'" in found and "shape (6,) != (4,)" in found and "Discrete(n=3)" in found
+    high = spec.observation_space.high.copy()
+    high[2] = 1.0
+    bounds = cartpole_spec(observation_space=BoxSpace((4,), "float32", spec.observation_space.low, high))
+    assert spec.differences(bounds) == [f"observation_space: high[2] 1.0 != {spec.observation_space.high[2]}"]

@@ -1,0 +1,90 @@
+"""`seedrl train` as a user runs it: real learner and actor processes over real sockets."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from seedrl.launch.train import free_port
+from tests.integration.helpers import pids_with, seedrl, status, wait_for
+
+pytestmark = pytest.mark.integration
+
+# CartPole-v1 reaches a mean return of 475 after 0.35M-1M frames in our runs (docs/benchmarks.md);
+# the budget leaves room for slower seeds on a loaded machine.
+CARTPOLE_FRAME_BUDGET = 2_000_000
+SUMMARY_KEYS = {"frames", "wall_seconds", "fps", "mean_return_100", "episodes", "solved_at_seconds"}
+
+
+def summary(logdir):
+    return json.loads((logdir / "summary.json").read_text())
+
+
+def test_seedrl_train_solves_cartpole_within_the_frame_budget(tmp_path):
+    process = seedrl(
+        "train", "--env", "gym:CartPole-v1", "--agent", "vtrace", "--actors", "2", "--envs-per-actor", "32",
+        "--total-frames", str(CARTPOLE_FRAME_BUDGET), "--stop-at-return", "475", "--max-seconds", "400",
+        "--logdir", str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    out, _ = process.communicate(timeout=600)
+    assert process.returncode == 0, out
+    result = summary(tmp_path)
+    assert SUMMARY_KEYS <= set(result)
+    assert result["stop_reason"] == "solved", result
+    assert result["mean_return_100"] >= 475 and result["frames"] <= CARTPOLE_FRAME_BUDGET
+    assert 0 < result["solved_at_seconds"] <= result["wall_seconds"]
+    assert "return(100)" in out  # the progress line
+    assert list((tmp_path / "checkpoints").glob("ckpt-*.index"))  # final checkpoint
+    assert list((tmp_path / "tensorboard").iterdir())
+    assert pids_with(str(tmp_path)) == []  # no stray processes
+
+
+def test_a_killed_actor_is_restarted_and_training_goes_on_until_ctrl_c(tmp_path):
+    port = free_port()
+    process = seedrl(
+        "train", "--actors", "2", "--envs-per-actor", "16", "--total-frames", "100000000", "--port", str(port),
+        "--max-seconds", "120", "--logdir", str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        wait_for(lambda: (s := status(port)) and s.frames > 20_000 and s.learner_steps > 10, 90, what="training")
+        (victim,) = pids_with(str(tmp_path / "actor-0.json"))
+        subprocess.run(["kill", "-KILL", str(victim)], check=True)
+        frames_at_kill = status(port).frames
+        wait_for(lambda: status(port).frames > frames_at_kill + 50_000, 60, what="frames after the kill")
+        wait_for(lambda: (pids := pids_with(str(tmp_path / "actor-0.json"))) and victim not in pids, 30, what="restart")
+        steps_before = status(port).learner_steps
+        wait_for(lambda: status(port).learner_steps > steps_before + 20, 30, what="learner steps after the kill")
+        process.send_signal(signal.SIGINT)  # Ctrl-C
+        out, _ = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, out
+    result = summary(tmp_path)
+    assert result["stop_reason"] == "interrupted"
+    assert result["actor_restarts"] >= 1
+    assert result["frames"] > frames_at_kill
+    assert result["last_checkpoint_step"] > 0  # a final checkpoint on the way out
+    assert pids_with(str(tmp_path)) == []
+
+
+def test_rerunning_with_the_same_logdir_resumes_from_the_checkpoint(tmp_path):
+    def run(total_frames):
+        subprocess.run(
+            [sys.executable, "-m", "seedrl.cli", "train", "--actors", "1", "--envs-per-actor", "16", "--total-frames", str(total_frames),
+             "--logdir", str(tmp_path)],
+            check=True, capture_output=True, timeout=300,
+        )
+        return summary(tmp_path)
+
+    first = run(30_000)
+    assert first["stop_reason"] == "total_frames" and first["frames"] >= 30_000
+    second = run(60_000)
+    assert second["frames"] >= 60_000
+    assert second["frames_this_run"] <= 60_000 - 25_000  # it went on from ~30k frames, not from 0
+    assert second["learner_steps"] > first["learner_steps"]
+    assert "resumed from" in (tmp_path / "logs" / "learner.log").read_text()
