@@ -41,13 +41,16 @@ class ActorRefused(RuntimeError):
     """The learner refused this actor for a reason retrying cannot fix."""
 
 
+def make_groups(config: ActorConfig) -> list[EnvBatch]:
+    """The actor's environments split into `config.streams` groups of (nearly) equal size."""
+    bounds = np.linspace(0, config.envs_per_actor, config.streams + 1).astype(int)
+    return [EnvBatch.make(config.env, int(hi - lo), seed=config.seed + int(lo)) for lo, hi in zip(bounds, bounds[1:])]
+
+
 class Actor:
     def __init__(self, config: ActorConfig, metrics: m.Metrics):
         self._config = config
-        bounds = np.linspace(0, config.envs_per_actor, config.streams + 1).astype(int)
-        self._groups = [
-            EnvBatch.make(config.env, int(hi - lo), seed=config.seed + int(lo)) for lo, hi in zip(bounds, bounds[1:])
-        ]
+        self._groups = make_groups(config)
         self._spec = self._groups[0].spec(config.env)
         self._run_id = random.getrandbits(64)
         self._backoff = Backoff(config.backoff_initial_s, config.backoff_max_s)

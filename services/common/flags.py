@@ -38,6 +38,8 @@ def add_model_flags(parser: argparse.ArgumentParser, model: type[BaseModel], pre
         flag = "--" + dest.replace("_", "-")
         default_text = "" if info.is_required() else f" (default: {info.get_default(call_default_factory=True)})"
         kwargs: dict[str, Any] = {"dest": dest, "default": argparse.SUPPRESS, "help": (info.description or "") + default_text}
+        if annotation is not bool and typing.get_origin(annotation) is not Literal:
+            kwargs["metavar"] = name.upper()
         if annotation is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
         elif typing.get_origin(annotation) is Literal:

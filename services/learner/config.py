@@ -37,6 +37,8 @@ class LearnerConfig(BaseModel):
     max_wait_ms: float = Field(2.0, ge=0, description="Flush an inference batch once its oldest request waited this long.")
     unroll_queue_batches: int = Field(2, ge=1, description="Training queue capacity, in train batches (bounds policy lag).")
 
+    inference_only: bool = Field(False, description="Serve actions with the current policy but assemble no unrolls and never train (benchmarks, evaluation).")
+
     # Checkpoints and summaries.
     checkpoint_every_s: float = Field(120.0, gt=0, description="Seconds between checkpoints (one is also written at exit).")
     keep_checkpoints: int = Field(3, ge=1, description="Checkpoints kept on disk.")

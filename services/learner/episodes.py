@@ -34,6 +34,11 @@ class EpisodeStats:
         self.episodes += count
 
     @property
+    def recent_returns(self) -> np.ndarray:
+        """Returns of the last (up to `window`) finished episodes, in no particular order."""
+        return self._returns[~np.isnan(self._returns)]
+
+    @property
     def mean_return(self) -> float:
         """Mean return of the last `window` episodes; NaN before the first."""
         return float(np.nanmean(self._returns)) if self.episodes else float("nan")

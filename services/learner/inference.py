@@ -48,6 +48,7 @@ class InferencePipeline:
         stats: EpisodeStats,
         metrics: m.Metrics,
         policy_version: Callable[[], int],
+        collect_unrolls: bool = True,
     ):
         self._agent = agent
         self._frames_per_step = spec.frames_per_step
@@ -57,6 +58,7 @@ class InferencePipeline:
         self._queue = unroll_queue
         self._stats = stats
         self._policy_version = policy_version
+        self._collect_unrolls = collect_unrolls
         self._batch_size = metrics(m.INFERENCE_BATCH)
         self._latency = metrics(m.INFERENCE_LATENCY)
         self._frames = metrics(m.ENV_FRAMES)
@@ -111,14 +113,15 @@ class InferencePipeline:
         self._batch_size.observe(n)
         self._latency.observe(time.perf_counter() - started)
 
-        step = {
-            "observation": observations, "reward": rewards, "terminated": terminated,
-            "truncated": truncated, "truncation_value": truncation_value, "action": actions,
-            **{name: value[:n] for name, value in out.extras.items()},
-        }
-        finished = self._unrolls.append(slots, step, state_in, self._policy_version())
-        if finished is not None:
-            self._queue.put(finished)  # blocks while training is behind (back-pressure)
+        if self._collect_unrolls:
+            step = {
+                "observation": observations, "reward": rewards, "terminated": terminated,
+                "truncated": truncated, "truncation_value": truncation_value, "action": actions,
+                **{name: value[:n] for name, value in out.extras.items()},
+            }
+            finished = self._unrolls.append(slots, step, state_in, self._policy_version())
+            if finished is not None:
+                self._queue.put(finished)  # blocks while training is behind (back-pressure)
         return np.split(actions, np.cumsum(counts[:-1]))
 
     def _track_episodes(self, slots: np.ndarray, rewards: np.ndarray, done: np.ndarray) -> None:

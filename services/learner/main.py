@@ -48,7 +48,8 @@ class Learner:
         self.restored_from = self.checkpointer.restore_latest()
         self.queue = UnrollQueue(capacity=config.unroll_queue_batches * self.agent.batch_size)
         self.pipeline = InferencePipeline(
-            self.agent, self.spec, config.max_slots, self.queue, self.stats, self.metrics, lambda: self.agent.steps
+            self.agent, self.spec, config.max_slots, self.queue, self.stats, self.metrics, lambda: self.agent.steps,
+            collect_unrolls=not config.inference_only,
         )
         config.tensorboard_dir.mkdir(parents=True, exist_ok=True)
         self.trainer = Trainer(
@@ -94,7 +95,8 @@ class Learner:
         if config.metrics_port >= 0:
             self.metrics_port = self.metrics.serve(config.metrics_port)
         batcher.start()
-        self.trainer.start()
+        if not config.inference_only:
+            self.trainer.start()
         await server.start()
         log.info(
             "learner %s serving %s on port %d (metrics %s); %s",
@@ -109,8 +111,9 @@ class Learner:
         self.queue.close()  # wakes an inference batch blocked on a full queue
         await server.stop(grace=1.0)
         await batcher.close()
-        await asyncio.to_thread(self.trainer.join)
-        self.trainer.checkpoint()
+        if not config.inference_only:
+            await asyncio.to_thread(self.trainer.join)
+            self.trainer.checkpoint()
         write_final_status(self.config.final_status_path, self.status())
         if self.trainer.error is not None:
             raise RuntimeError("training failed") from self.trainer.error
@@ -121,7 +124,7 @@ class Learner:
         fps = self.metrics(m.ENV_FPS)
         mean_return = self.metrics(m.EPISODE_RETURN)
         mean_length = self.metrics(m.EPISODE_LENGTH)
-        while not self.trainer.finished.is_set():
+        while not self.trainer.finished.is_set() and self.stats.frames < self.config.total_frames:
             self._fps = meter.update(self.stats.frames)
             fps.set(self._fps)
             if not math.isnan(self.stats.mean_return):

@@ -44,7 +44,7 @@ def test_actions_are_routed_to_each_request_and_episodes_are_counted(pipeline):
     pipe.process([request(a, [1, 1, 1]), request(b, [2, 2])])
     pipe.process([request(a, [1, 1, 1], terminated=[True, False, False]), request(b, [2, 2], truncated=[False, True], final_indices=[1])])
     assert stats.frames == 10 and stats.episodes == 2
-    assert sorted(stats._returns[:2].tolist()) == [2.0, 4.0]
+    assert sorted(stats.recent_returns.tolist()) == [2.0, 4.0]
     # Three rows per slot make one unroll (T=2) for each of the five slots.
     unrolls = queue.get_batch(5, timeout=1)
     assert unrolls.steps["observation"].shape == (5, 3, 4)

@@ -21,7 +21,7 @@ class VTraceConfig(BaseModel):
     # Loss.
     discount: float = Field(0.99, ge=0, le=1, description="Discount factor gamma.")
     baseline_cost: float = Field(0.5, ge=0, description="Weight of the value (baseline) loss.")
-    entropy_cost: float = Field(0.01, ge=0, description="Weight of the entropy bonus.")
+    entropy_cost: float = Field(0.005, ge=0, description="Weight of the entropy bonus.")
     trace_lambda: float = Field(1.0, ge=0, le=1, description="V-trace lambda (trace cutting).")
     clip_rho_threshold: float = Field(1.0, gt=0, description="rho-bar: clips importance ratios in the value targets.")
     clip_pg_rho_threshold: float = Field(1.0, gt=0, description="Clips importance ratios in the policy-gradient advantage.")
