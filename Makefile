@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml setup.py
 
 ## Train V-trace on CartPole-v1 until the mean return of 100 episodes reaches 475 (resumes from LOGDIR).
 train: $(STAMP)
-	$(BIN)/seedrl train --env gym:CartPole-v1 --agent vtrace --actors 2 --envs-per-actor 32 \
+	$(BIN)/seedrl train --env gym:CartPole-v1 --agent vtrace --actors 2 --envs-per-actor 16 \
 		--total-frames 3000000 --stop-at-return 475 --logdir $(LOGDIR)
 
 ## Run the whole test suite (unit and integration).

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-README_ARGS = ["--env", "gym:CartPole-v1", "--agent", "vtrace", "--actors", "2", "--envs-per-actor", "32",
+README_ARGS = ["--env", "gym:CartPole-v1", "--agent", "vtrace", "--actors", "2", "--envs-per-actor", "16",
                "--total-frames", "3000000", "--stop-at-return", "475"]
 
 
