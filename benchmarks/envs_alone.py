@@ -28,7 +28,7 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     for group in groups:
         group.reset()
-    num_actions = 2 if args.env == "gym:CartPole-v1" else groups[0]._envs[0].action_space.n
+    num_actions = groups[0].spec(args.env).action_space.n
     steps, started = 0, time.perf_counter()
     measuring_from = started + args.warmup
     while True:
