@@ -89,9 +89,9 @@ class UnrollAssembler:
           policy_version: learner steps of the policy that acted.
         """
         position = self._position[slots]
-        fresh = slots[position == 0]
-        if len(fresh):
-            first = position == 0
+        first = position == 0
+        if first.any():
+            fresh = slots[first]
             for start, component in zip(self._start_state, state_in):
                 start[fresh] = component[first]
             self._start_version[fresh] = policy_version
