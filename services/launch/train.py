@@ -22,6 +22,7 @@ from google.protobuf import json_format
 
 from seedrl.actor.config import ActorConfig
 from seedrl.actor.envs import reward_threshold
+from seedrl.common.files import write_atomically
 from seedrl.launch.config import TrainConfig
 from seedrl.launch.processes import ProcessGroup
 from seedrl.v1 import learner_pb2 as pb
@@ -44,9 +45,7 @@ def free_port() -> int:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    tmp.replace(path)
+    write_atomically(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
 def latest_checkpoint(directory: Path) -> Path | None:

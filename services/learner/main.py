@@ -14,6 +14,7 @@ from google.protobuf import json_format
 
 from seedrl.actor.envs import env_spec
 from seedrl.common import metrics as m
+from seedrl.common.files import write_atomically
 from seedrl.learner.agents import build_agent
 from seedrl.learner.batcher import DeadlineBatcher
 from seedrl.learner.checkpoints import Checkpointer
@@ -136,9 +137,7 @@ class Learner:
 
 def write_final_status(path: Path, status: pb.LearnerStatus) -> None:
     """Leave the learner's last counters beside its checkpoints (read by `seedrl train`)."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json_format.MessageToJson(status, preserving_proto_field_name=True))
-    tmp.replace(path)
+    write_atomically(path, json_format.MessageToJson(status, preserving_proto_field_name=True))
 
 
 def run_learner(config: LearnerConfig) -> None:
