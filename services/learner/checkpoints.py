@@ -1,8 +1,10 @@
-"""Checkpoints of the agent and the progress counters, with automatic restore."""
+"""Checkpoints of the agent and the progress counters, with restore at start."""
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import threading
 import time
 from pathlib import Path
@@ -10,6 +12,8 @@ from typing import Any
 
 import tensorflow as tf
 
+from seedrl.common.checkpoint_files import list_checkpoints, metadata_path
+from seedrl.common.files import write_atomically
 from seedrl.learner.episodes import EpisodeStats
 
 log = logging.getLogger(__name__)
@@ -18,10 +22,12 @@ log = logging.getLogger(__name__)
 class Checkpointer:
     """Saves and restores the agent's trackables plus the frame and episode counters.
 
-    Checkpoints are numbered by learner step; the newest `max_to_keep` are kept.
+    Checkpoints are numbered by learner step; the newest `max_to_keep` are kept, each
+    with a `ckpt-N.json` of its counters that tools read without TensorFlow.
     """
 
     def __init__(self, directory: Path, items: dict[str, Any], stats: EpisodeStats, max_to_keep: int):
+        self._directory = directory
         self._stats = stats
         self._frames = tf.Variable(0, dtype=tf.int64, trainable=False)
         self._episodes = tf.Variable(0, dtype=tf.int64, trainable=False)
@@ -31,24 +37,38 @@ class Checkpointer:
         self.last_step = -1
         self.last_time = 0.0
 
-    def restore_latest(self) -> str | None:
-        """Restore the newest checkpoint, if any; returns its path."""
-        path = self._manager.latest_checkpoint
-        if path is None:
+    def restore(self, path: Path | None = None) -> str | None:
+        """Restore checkpoint `path`, or the newest one in the directory if None; returns what was restored."""
+        target = str(path) if path is not None else self._manager.latest_checkpoint
+        if target is None:
             return None
-        self._checkpoint.restore(path).assert_existing_objects_matched()
+        self._checkpoint.restore(target).assert_existing_objects_matched()
         self._stats.frames = int(self._frames.numpy())
         self._stats.episodes = int(self._episodes.numpy())
-        self.last_step = int(path.rsplit("-", 1)[-1])
-        log.info("restored %s (%d frames)", path, self._stats.frames)
-        return path
+        self.last_step = int(target.rsplit("-", 1)[-1])
+        log.info("restored %s (%d frames)", target, self._stats.frames)
+        return target
 
     def save(self, step: int) -> str:
-        """Write a checkpoint numbered `step`; returns its path."""
+        """Write a checkpoint numbered `step` and its counters; returns its path."""
         with self._lock:
             self._frames.assign(self._stats.frames)
             self._episodes.assign(self._stats.episodes)
             path = self._manager.save(checkpoint_number=step)
-            self.last_step, self.last_time = step, time.time()
+            now = time.time()
+            mean_return = self._stats.mean_return
+            write_atomically(metadata_path(self._directory, Path(path).name), json.dumps({
+                "step": step, "frames": self._stats.frames, "episodes": self._stats.episodes,
+                "mean_return_100": None if math.isnan(mean_return) else mean_return, "time": now,
+            }))
+            self._drop_stale_metadata()
+            self.last_step, self.last_time = step, now
         log.info("saved %s", path)
         return path
+
+    def _drop_stale_metadata(self) -> None:
+        """Delete the counters of checkpoints the manager has rotated out."""
+        kept = {info.name for info in list_checkpoints(self._directory)}
+        for meta in self._directory.glob("ckpt-*.json"):
+            if meta.stem not in kept:
+                meta.unlink(missing_ok=True)

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 
 @dataclass(frozen=True)
@@ -94,3 +97,19 @@ class Agent(abc.ABC):
     @abc.abstractmethod
     def checkpoint_items(self) -> dict[str, Any]:
         """Trackable TensorFlow objects to save and restore (network, optimizer, ...)."""
+
+    @abc.abstractmethod
+    def serving_module(self) -> tf.Module:
+        """The policy for a SavedModel: a module that tracks the variables it needs and has `serve`.
+
+        `serve` is a concrete function with flat named tensor inputs:
+          observation: [B, *obs_shape] in the environment's observation dtype.
+          done: [B] bool, a new episode starts at this observation (recurrent agents only).
+          state_0 .. state_{k-1}: [B, *state_specs[i].shape] float32 (recurrent agents only).
+        It returns a dict of tensors:
+          action: [B, *action_shape] sampled from the policy.
+          greedy_action: [B, *action_shape] the most likely action.
+          logits: [B, A] policy logits (discrete actions).
+          value: [B] float32 state-value estimates.
+          state_0 .. state_{k-1}: the new recurrent state, shaped as the inputs (recurrent agents only).
+        """

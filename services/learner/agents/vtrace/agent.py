@@ -30,6 +30,7 @@ class VTraceAgent(Agent):
         self._optimizer = tf.keras.optimizers.Adam(learning_rate=config.learning_rate, epsilon=config.adam_epsilon)
 
         obs_spec = tf.TensorSpec([None, *obs_shape], obs_dtype)
+        self._obs_spec = obs_spec
         state_spec = tuple(tf.TensorSpec([None, *s.shape], tf.float32) for s in self.state_specs)
         self._act_fn = tf.function(
             self._act_graph, input_signature=[obs_spec, tf.TensorSpec([None], tf.bool), state_spec]
@@ -95,12 +96,38 @@ class VTraceAgent(Agent):
     def checkpoint_items(self) -> dict[str, Any]:
         return {"network": self._network, "optimizer": self._optimizer}
 
+    def serving_module(self) -> tf.Module:
+        inputs = {"observation": tf.TensorSpec(self._obs_spec.shape, self._obs_spec.dtype, name="observation")}
+        if self.state_specs:
+            inputs["done"] = tf.TensorSpec([None], tf.bool, name="done")
+            for i, spec in enumerate(self.state_specs):
+                inputs[f"state_{i}"] = tf.TensorSpec([None, *spec.shape], tf.float32, name=f"state_{i}")
+        module = tf.Module()
+        module.network = self._network
+        module.serve = tf.function(self._serve_graph).get_concrete_function(**inputs)
+        return module
+
     # --- Graphs ----------------------------------------------------------------------
 
     def _act_graph(self, observations, done, state):
         logits, value, new_state = self._network.step(observations, done, state)
         action = tf.random.categorical(logits, 1, dtype=tf.int32)[:, 0]
         return action, value, logits, new_state
+
+    def _serve_graph(self, **inputs: tf.Tensor) -> dict[str, tf.Tensor]:
+        """`serve` of `serving_module`: the inputs and outputs `Agent.serving_module` documents."""
+        observation = inputs["observation"]
+        done = inputs["done"] if self.state_specs else tf.zeros(tf.shape(observation)[:1], tf.bool)
+        state = tuple(inputs[f"state_{i}"] for i in range(len(self.state_specs)))
+        action, value, logits, new_state = self._act_graph(observation, done, state)
+        outputs = {
+            "action": action,
+            "greedy_action": tf.argmax(logits, axis=-1, output_type=tf.int32),
+            "logits": logits,
+            "value": value,
+        }
+        outputs.update({f"state_{i}": component for i, component in enumerate(new_state)})
+        return outputs
 
     def _train_graph(self, steps, initial_state, learning_rate):
         config = self._config

@@ -1,0 +1,76 @@
+"""SavedModel export of a learner checkpoint: the served policy is the checkpoint's policy."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from seedrl.actor.envs import env_spec
+from seedrl.learner.agents import build_agent
+from seedrl.learner.checkpoints import Checkpointer
+from seedrl.learner.config import LearnerConfig
+from seedrl.learner.episodes import EpisodeStats
+from seedrl.learner.export import export_saved_model
+
+NUM_ACTIONS = 2  # CartPole
+
+
+def learner_config(tmp_path, lstm_size: int) -> LearnerConfig:
+    return LearnerConfig(
+        env="gym:CartPole-v1", logdir=tmp_path / "run", total_frames=1000,
+        vtrace={"hidden_sizes": (16,), "lstm_size": lstm_size, "batch_size": 2, "unroll_length": 2},
+    )
+
+
+def perturb(variables, seed: int) -> None:
+    """Move every weight far from its initialisation, so outputs depend on all of them."""
+    rng = np.random.default_rng(seed)
+    for variable in variables:
+        variable.assign(rng.normal(scale=0.5, size=variable.shape).astype(np.float32))
+
+
+@pytest.mark.parametrize("lstm_size", [0, 8], ids=["mlp", "lstm"])
+def test_exported_model_serves_the_checkpointed_policy(tmp_path, lstm_size):
+    config = learner_config(tmp_path, lstm_size)
+    agent = build_agent(config, env_spec(config.env))
+    stats = EpisodeStats()
+    checkpointer = Checkpointer(config.checkpoint_dir, agent.checkpoint_items(), stats, config.checkpoint.keep)
+    network = agent.checkpoint_items()["network"]
+    perturb(network.trainable_variables, seed=1)
+    stats.frames = 640
+    stats.record(np.array([9.0, 11.0]), np.array([9, 11]))
+    path = checkpointer.save(5)
+
+    out = export_saved_model(config, config.checkpoint_dir / "ckpt-5", tmp_path / "export" / "model")
+    assert path.endswith("ckpt-5") and out == tmp_path / "export" / "model"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["model"]  # no temporary directory left behind
+    serve = tf.saved_model.load(str(out)).signatures["serving_default"]
+
+    rng = np.random.default_rng(2)
+    observations = rng.normal(size=(5, 4)).astype(np.float32)
+    done = np.array([True, False, True, False, False])
+    state = tuple(rng.normal(size=(5, s.shape[0])).astype(np.float32) for s in agent.state_specs)
+    inputs = {"observation": tf.constant(observations)}
+    if lstm_size:
+        inputs["done"] = tf.constant(done)
+        inputs.update({f"state_{i}": tf.constant(component) for i, component in enumerate(state)})
+    assert set(serve.structured_input_signature[1]) == set(inputs)
+    served = {name: tensor.numpy() for name, tensor in serve(**inputs).items()}
+    expected = agent.act(observations, done, state)
+
+    expected_keys = {"action", "greedy_action", "logits", "value"} | {f"state_{i}" for i in range(len(state))}
+    assert set(served) == expected_keys
+    assert served["logits"].shape == (5, NUM_ACTIONS) and served["value"].shape == (5,)
+    np.testing.assert_allclose(served["logits"], expected.extras["behaviour_logits"], atol=1e-5)
+    np.testing.assert_allclose(served["value"], expected.value, atol=1e-5)
+    for i, component in enumerate(expected.state):
+        np.testing.assert_allclose(served[f"state_{i}"], component, atol=1e-5)
+    assert np.ptp(served["logits"]) > 0.1  # the weights are the perturbed ones, not near-uniform initial logits
+    np.testing.assert_array_equal(served["greedy_action"], served["logits"].argmax(-1))
+    assert served["action"].shape == (5,) and ((served["action"] >= 0) & (served["action"] < NUM_ACTIONS)).all()
+
+
+def test_exporting_a_missing_checkpoint_fails_clearly(tmp_path):
+    config = learner_config(tmp_path, 0)
+    with pytest.raises(FileNotFoundError, match="ckpt-7"):
+        export_saved_model(config, config.checkpoint_dir / "ckpt-7", tmp_path / "model")
+    assert not (tmp_path / "model").exists()
