@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import grpc
 
-from seedrl.launch.train import free_port
+from seedrl.common.ports import free_port
 from seedrl.v1 import learner_pb2 as pb
 from seedrl.v1 import learner_pb2_grpc as pb_grpc
 

@@ -4,3 +4,5 @@ LEARNER_PORT = 8686
 # Largest gRPC message either side accepts. A StepBatch of 64 Atari envs (84x84x4 uint8)
 # is ~1.8 MB; the default leaves room for bigger batches without allowing abuse.
 MAX_MESSAGE_MB = 16.0
+# An actor exits with this code when the learner refuses it for good (restarting cannot help).
+ACTOR_REFUSED_EXIT_CODE = 3

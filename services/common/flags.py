@@ -27,9 +27,13 @@ def _is_model(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
-def add_model_flags(parser: argparse.ArgumentParser, model: type[BaseModel], prefix: str = "") -> None:
-    """Add one flag per (nested) field of `model` to `parser`."""
+def add_model_flags(
+    parser: argparse.ArgumentParser, model: type[BaseModel], prefix: str = "", exclude: frozenset[str] = frozenset()
+) -> None:
+    """Add one flag per (nested) field of `model` to `parser`, except the top-level fields in `exclude`."""
     for name, info in model.model_fields.items():
+        if name in exclude:
+            continue
         annotation = _unwrap_optional(info.annotation)
         dest = f"{prefix}{name}"
         if _is_model(annotation):

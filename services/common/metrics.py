@@ -58,6 +58,12 @@ ACTOR_EPISODES = MetricSpec("seedrl_actor_episodes", "counter", "episodes", "Epi
 ACTOR_ROUND_TRIP = MetricSpec("seedrl_actor_round_trip_seconds", "histogram", "seconds", "From sending a step batch to receiving its actions.", buckets=LATENCY_BUCKETS)
 ACTOR_RECONNECTS = MetricSpec("seedrl_actor_reconnects", "counter", "connections", "Times this actor lost its learner stream and connected again.")
 
+# Controller (the `experiment` label is empty: these describe the controller itself).
+CONTROLLER_EXPERIMENTS = MetricSpec("seedrl_controller_experiments", "gauge", "experiments", "Experiments known to the controller, by phase.", labels=("phase",))
+CONTROLLER_REQUESTS = MetricSpec("seedrl_controller_api_requests", "counter", "requests", "REST API requests, by route template, method and status code.", labels=("route", "method", "status"))
+CONTROLLER_REQUEST_LATENCY = MetricSpec("seedrl_controller_api_request_seconds", "histogram", "seconds", "REST API request handling time, by route template.", labels=("route",), buckets=LATENCY_BUCKETS)
+CONTROLLER_RECONCILE_ERRORS = MetricSpec("seedrl_controller_reconcile_errors", "counter", "errors", "Reconcile passes over an experiment that raised an error.")
+
 CATALOGUE: tuple[MetricSpec, ...] = tuple(v for v in list(globals().values()) if isinstance(v, MetricSpec))
 
 _TYPES = {"counter": prom.Counter, "gauge": prom.Gauge, "histogram": prom.Histogram}

@@ -1,23 +1,37 @@
-"""Configuration of `seedrl train`: a learner plus local actor processes."""
+"""Configuration of `seedrl train`: an ExperimentSpec run as local processes, plus stop conditions."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from pydantic import Field
 
 from seedrl.common import defaults
-from seedrl.learner.config import LearnerConfig
+from seedrl.common.spec import ExperimentName, ExperimentSpec
+
+# Fields of the spec that mean nothing on one machine (kept out of the flags).
+CLUSTER_ONLY_FIELDS = frozenset({"resources"})
 
 
-class TrainConfig(LearnerConfig):
-    """A local training run: the learner's settings plus its actors and stop conditions."""
+class TrainConfig(ExperimentSpec):
+    """A local training run: the experiment's spec, where it writes, and when it stops."""
 
+    name: ExperimentName = Field("local", description="Experiment name (metrics label).")
+    logdir: Path = Field(Path("runs/default"), description="Checkpoints, TensorBoard summaries, logs and summary.json go here.")
     port: int = Field(0, ge=0, le=65535, description=f"Learner gRPC port (0 picks a free one; services use {defaults.LEARNER_PORT}).")
-    actors: int = Field(2, ge=1, le=256, description="Actor processes.")
-    envs_per_actor: int = Field(16, ge=1, le=4096, description="Environments per actor.")
-    streams_per_actor: int = Field(2, ge=1, le=64, description="Env groups per actor stepped while others wait (2 = double buffering).")
+    metrics_port: int = Field(-1, ge=-1, le=65535, description="Learner Prometheus /metrics port (-1 disables).")
+    max_message_mb: float = Field(defaults.MAX_MESSAGE_MB, gt=0, le=1024, description="Largest gRPC message.")
     stop_at_return: float | None = Field(None, description="Stop once the mean return of the last 100 episodes reaches this.")
     max_seconds: float | None = Field(None, gt=0, description="Stop after this many seconds of wall time.")
     actor_metrics: bool = Field(False, description="Serve /metrics from every actor too (on free ports).")
 
-    def learner_config(self) -> LearnerConfig:
-        return LearnerConfig.model_validate(self.model_dump(include=set(LearnerConfig.model_fields)))
+    def spec(self) -> ExperimentSpec:
+        return ExperimentSpec.model_validate(self.model_dump(include=set(ExperimentSpec.model_fields)))
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.logdir / "checkpoints"
+
+    @property
+    def tensorboard_dir(self) -> Path:
+        return self.logdir / "tensorboard"

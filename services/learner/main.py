@@ -45,18 +45,18 @@ class Learner:
         self.agent = build_agent(config, self.spec)
         self.metrics = m.Metrics(config.experiment, "learner")
         self.stats = EpisodeStats()
-        self.checkpointer = Checkpointer(config.checkpoint_dir, self.agent.checkpoint_items(), self.stats, config.keep_checkpoints)
-        self.restored_from = self.checkpointer.restore_latest()
+        self.checkpointer = Checkpointer(config.checkpoint_dir, self.agent.checkpoint_items(), self.stats, config.checkpoint.keep)
+        self.restored_from = self.checkpointer.restore(config.restore_from)
         self.queue = UnrollQueue(capacity=config.unroll_queue_batches * self.agent.batch_size)
         self.pipeline = InferencePipeline(
-            self.agent, self.spec, config.max_slots, self.queue, self.stats, self.metrics, lambda: self.agent.steps,
+            self.agent, self.spec, config.inference.max_slots, self.queue, self.stats, self.metrics, lambda: self.agent.steps,
             collect_unrolls=not config.inference_only,
         )
         config.tensorboard_dir.mkdir(parents=True, exist_ok=True)
         self.trainer = Trainer(
             self.agent, self.queue, self.stats, self.checkpointer, self.metrics,
             tf.summary.create_file_writer(str(config.tensorboard_dir)),
-            config.total_frames, config.checkpoint_every_s, config.summary_every_s,
+            config.total_frames, config.checkpoint.every_s, config.summary_every_s,
         )
         self._fps = 0.0
         self.port: int | None = None
@@ -86,7 +86,7 @@ class Learner:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
 
-        batcher = DeadlineBatcher(self.pipeline.process, config.max_batch_size, config.max_wait_ms / 1000)
+        batcher = DeadlineBatcher(self.pipeline.process, config.inference.max_batch_size, config.inference.max_wait_ms / 1000)
         self._service = LearnerService(
             config.experiment, self.spec, self.pipeline, batcher, self.metrics, self.status, lambda: self.agent.steps
         )

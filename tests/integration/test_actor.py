@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from seedrl.launch.train import free_port
+from seedrl.common.ports import free_port
 from tests.integration.helpers import seedrl, status, wait_for
 
 pytestmark = pytest.mark.integration
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 
 def learner(port, logdir):
     return seedrl(
-        "learner", "--port", str(port), "--logdir", str(logdir), "--checkpoint-every-s", "1",
+        "learner", "--port", str(port), "--logdir", str(logdir), "--checkpoint.every-s", "1",
         "--vtrace.unroll-length", "8", "--vtrace.batch-size", "4", "--total-frames", "100000000",
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )

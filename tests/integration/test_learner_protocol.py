@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from seedrl.common import tensors
 from seedrl.common.spaces import BoxSpace, spec_to_proto
-from seedrl.launch.train import free_port
+from seedrl.common.ports import free_port
 from seedrl.v1 import learner_pb2 as pb
 from seedrl.v1 import learner_pb2_grpc as pb_grpc
 from tests.integration.helpers import seedrl, status, wait_for
@@ -34,7 +34,7 @@ def learner(tmp_path_factory):
     logdir = tmp_path_factory.mktemp("learner")
     process = seedrl(
         "learner", "--experiment", "protocol-test", "--port", str(port), "--metrics-port", str(metrics_port),
-        "--logdir", str(logdir), "--max-message-mb", str(MAX_MESSAGE_MB), "--max-slots", str(MAX_SLOTS),
+        "--logdir", str(logdir), "--max-message-mb", str(MAX_MESSAGE_MB), "--inference.max-slots", str(MAX_SLOTS),
         "--vtrace.unroll-length", "4", "--vtrace.batch-size", "2", "--total-frames", "100000000",
     )
     try:

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from seedrl.launch.train import free_port
+from seedrl.common.ports import free_port
 from tests.integration.helpers import pids_with, seedrl, status, wait_for
 
 pytestmark = pytest.mark.integration

@@ -6,12 +6,13 @@ import pytest
 from pydantic import ValidationError
 
 from seedrl.common import flags
-from seedrl.launch.config import TrainConfig
+from seedrl.common.spec import ExperimentSpec
+from seedrl.launch.config import CLUSTER_ONLY_FIELDS, TrainConfig
 
 
 def parse(argv):
     parser = argparse.ArgumentParser()
-    flags.add_model_flags(parser, TrainConfig)
+    flags.add_model_flags(parser, TrainConfig, exclude=CLUSTER_ONLY_FIELDS)
     return TrainConfig.model_validate(flags.model_values(parser.parse_args(argv), TrainConfig))
 
 
@@ -26,13 +27,22 @@ def test_flags_map_onto_nested_fields_and_defaults_stay_in_the_model():
 
 def test_invalid_values_are_refused_with_the_field_named():
     with pytest.raises(ValidationError, match="actors"):
-        parse(["--actors", "0"])
+        parse(["--actors", "-1"])
     with pytest.raises(ValidationError, match="hidden_sizes"):
         parse(["--vtrace.hidden-sizes", "0"])
 
 
-def test_learner_config_is_the_learner_part_of_a_train_config():
-    config = parse(["--total-frames", "1234", "--vtrace.batch-size", "4"])
-    learner = config.learner_config()
-    assert learner.total_frames == 1234 and learner.vtrace.batch_size == 4
-    assert not hasattr(learner, "actors")
+def test_train_flags_are_the_experiment_spec_fields():
+    config = parse(["--total-frames", "1234", "--vtrace.batch-size", "4", "--inference.max-wait-ms", "5",
+                    "--checkpoint.every-s", "30", "--name", "run-a"])
+    spec = config.spec()
+    assert isinstance(spec, ExperimentSpec) and spec.name == "run-a"
+    assert spec.total_frames == 1234 and spec.vtrace.batch_size == 4
+    assert spec.inference.max_wait_ms == 5 and spec.checkpoint.every_s == 30
+    assert not hasattr(spec, "stop_at_return")
+    # Every spec field but the cluster-only ones is a train flag.
+    parser = argparse.ArgumentParser()
+    flags.add_model_flags(parser, TrainConfig, exclude=CLUSTER_ONLY_FIELDS)
+    dests = {action.dest.split(".")[0] for action in parser._actions}
+    assert set(ExperimentSpec.model_fields) - CLUSTER_ONLY_FIELDS <= dests
+    assert "resources" not in dests

@@ -7,13 +7,16 @@ only when one of its environments is made.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from types import ModuleType
+from typing import Any
 
 from seedrl.common.spaces import EnvSpec, space_from_gymnasium
 
-# family -> "module:function"; the function takes (name, seed) and returns (env, frames_per_step).
+# family -> module. Each module defines `make(name, seed) -> (env, frames_per_step)`,
+# `check(name)` (raises UnknownEnvError for names it does not know) and
+# `reward_threshold(name) -> float | None`.
 FAMILIES: dict[str, str] = {
-    "gym": "seedrl.actor.envs.gym:make",
+    "gym": "seedrl.actor.envs.gym",
 }
 
 
@@ -30,25 +33,34 @@ def split_env_id(env_id: str) -> tuple[str, str]:
     return family, name
 
 
-def _factory(family: str) -> Callable[[str, int | None], tuple[Any, int]]:
-    module, _, function = FAMILIES[family].partition(":")
-    return getattr(importlib.import_module(module), function)
+def _family(family: str) -> ModuleType:
+    return importlib.import_module(FAMILIES[family])
+
+
+def check_env_id(env_id: str) -> None:
+    """Raise UnknownEnvError unless `env_id` names an environment that can be made here.
+
+    Only the family is checked when the family's package is not installed (e.g. in a
+    controller image without environments): the actors then report unknown names.
+    """
+    family, name = split_env_id(env_id)
+    try:
+        module = _family(family)
+    except ImportError:
+        return
+    module.check(name)
 
 
 def make_env(env_id: str, seed: int | None = None) -> tuple[Any, int]:
     """Make one environment; returns (gymnasium env, frames per agent step)."""
     family, name = split_env_id(env_id)
-    return _factory(family)(name, seed)
+    return _family(family).make(name, seed)
 
 
 def reward_threshold(env_id: str) -> float | None:
     """The return at which `env_id` counts as solved, where its family defines one."""
     family, name = split_env_id(env_id)
-    if family == "gym":
-        import gymnasium
-
-        return gymnasium.spec(name).reward_threshold
-    return None
+    return _family(family).reward_threshold(name)
 
 
 def env_spec(env_id: str) -> EnvSpec:

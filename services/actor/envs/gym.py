@@ -18,3 +18,20 @@ def make(name: str, seed: int | None) -> tuple[Any, int]:
         env.reset(seed=seed)
         env.action_space.seed(seed)
     return env, 1
+
+
+def check(name: str) -> None:
+    import gymnasium
+
+    from seedrl.actor.envs import UnknownEnvError
+
+    try:
+        gymnasium.spec(name)
+    except gymnasium.error.Error as error:
+        raise UnknownEnvError(f"gym:{name}: {error}") from error
+
+
+def reward_threshold(name: str) -> float | None:
+    import gymnasium
+
+    return gymnasium.spec(name).reward_threshold

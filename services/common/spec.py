@@ -1,0 +1,157 @@
+"""`ExperimentSpec`: the one description of an experiment.
+
+The REST API takes it as its body and publishes its JSON schema, `seedrl train`'s
+flags are its fields, the Kubernetes custom resource's `spec` is generated from it,
+and the learner's and actors' process configs are derived from it. Defaults live
+here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from seedrl.learner.agents.vtrace.config import VTraceConfig
+
+# A DNS-1123 label short enough for the Kubernetes objects named after it
+# (`<name>-learner-0`, `<name>-actors-<hash>-<id>` stay within 63 characters).
+NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+NAME_MAX_LENGTH = 40
+ExperimentName = Annotated[str, StringConstraints(min_length=1, max_length=NAME_MAX_LENGTH, pattern=NAME_PATTERN)]
+
+# `family:id`: a family name, then a Gymnasium-style id (letters, digits, `_`, `-`, `.`, `/`).
+ENV_ID_PATTERN = r"^[a-z][a-z0-9_]*:[A-Za-z0-9][A-Za-z0-9_./-]*$"
+EnvId = Annotated[str, StringConstraints(min_length=3, max_length=200, pattern=ENV_ID_PATTERN)]
+
+# A checkpoint of this experiment (`ckpt-1200`) or of another one (`other-run/ckpt-1200`).
+CHECKPOINT_REF_PATTERN = r"^(?:[a-z0-9](?:[-a-z0-9]*[a-z0-9])?/)?ckpt-[0-9]{1,12}$"
+CheckpointRef = Annotated[str, StringConstraints(max_length=NAME_MAX_LENGTH + 20, pattern=CHECKPOINT_REF_PATTERN)]
+
+# Kubernetes resource quantities, restricted to the forms people write.
+CpuQuantity = Annotated[str, StringConstraints(max_length=16, pattern=r"^([0-9]{1,4}(\.[0-9]{1,3})?|[0-9]{1,7}m)$")]
+MemoryQuantity = Annotated[str, StringConstraints(max_length=16, pattern=r"^[0-9]{1,6}(\.[0-9]{1,3})?(Ki|Mi|Gi|Ti|k|M|G|T)?$")]
+
+TpuAccelerator = Literal["tpu-v4-podslice", "tpu-v5-lite-podslice", "tpu-v5p-slice", "tpu-v6e-slice"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InferenceSpec(_Strict):
+    """Central batched inference on the learner."""
+
+    max_batch_size: int = Field(256, ge=1, le=65_536, description="Flush an inference batch once this many envs wait.")
+    max_wait_ms: float = Field(2.0, ge=0, le=1000, description="Flush an inference batch once its oldest request waited this long.")
+    max_slots: int = Field(4096, ge=1, le=1_000_000, description="Env slots the learner can lease to actors (bounds actors x envs_per_actor).")
+
+
+class CheckpointPolicy(_Strict):
+    """When checkpoints are written and how many are kept."""
+
+    every_s: float = Field(120.0, gt=0, le=86_400, description="Seconds between checkpoints (one is also written when the learner stops).")
+    keep: int = Field(3, ge=1, le=1000, description="Newest checkpoints kept on disk.")
+
+
+class TpuSpec(_Strict):
+    """A single-host GKE TPU slice for the learner."""
+
+    accelerator: TpuAccelerator = Field(description="GKE TPU accelerator (node label cloud.google.com/gke-tpu-accelerator).")
+    topology: str = Field(pattern=r"^[1-9][0-9]?x[1-9][0-9]?(x[1-9][0-9]?)?$", max_length=11, description="Slice topology, e.g. 2x2.")
+    chips: int = Field(4, ge=1, le=8, description="TPU chips requested (google.com/tpu).")
+
+
+class LearnerResources(_Strict):
+    cpu: CpuQuantity = Field("4", description="CPU request of the learner.")
+    memory: MemoryQuantity = Field("16Gi", description="Memory request of the learner.")
+    gpu: int = Field(0, ge=0, le=16, description="GPUs for the learner (nvidia.com/gpu).")
+    gpu_type: str | None = Field(
+        None, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        description="GKE accelerator type for the GPUs (cloud.google.com/gke-accelerator), e.g. nvidia-l4.",
+    )
+    tpu: TpuSpec | None = Field(None, description="A TPU slice instead of GPUs.")
+
+    @model_validator(mode="after")
+    def _one_accelerator(self) -> "LearnerResources":
+        if self.tpu is not None and self.gpu:
+            raise ValueError("a learner takes GPUs or a TPU slice, not both")
+        if self.gpu_type is not None and not self.gpu:
+            raise ValueError("gpu_type needs gpu >= 1")
+        return self
+
+
+class ActorResources(_Strict):
+    cpu: CpuQuantity = Field("1", description="CPU request of each actor.")
+    memory: MemoryQuantity = Field("2Gi", description="Memory request of each actor.")
+
+
+class Resources(_Strict):
+    """What the learner and each actor request from a cluster (the local runtime ignores it)."""
+
+    learner: LearnerResources = Field(default_factory=LearnerResources)
+    actor: ActorResources = Field(default_factory=ActorResources)
+
+
+class LearningSpec(_Strict):
+    """What a learner needs to know about an experiment: environment, agent, budget, batching, checkpoints."""
+
+    env: EnvId = Field("gym:CartPole-v1", description="Environment as family:id, e.g. gym:CartPole-v1.")
+    agent: Literal["vtrace"] = Field("vtrace", description="Learning agent.")
+    vtrace: VTraceConfig = Field(default_factory=VTraceConfig, description="Hyperparameters of the vtrace agent.")
+    total_frames: int = Field(10_000_000, gt=0, le=10**13, description="Stop after this many environment frames.")
+    seed: int = Field(0, ge=0, lt=2**31, description="Seed for the learner's and the actors' random numbers.")
+    unroll_queue_batches: int = Field(2, ge=1, le=1000, description="Training queue capacity, in train batches (bounds policy lag).")
+    inference: InferenceSpec = Field(default_factory=InferenceSpec)
+    checkpoint: CheckpointPolicy = Field(default_factory=CheckpointPolicy)
+
+    @field_validator("env")
+    @classmethod
+    def _known_env(cls, env: str) -> str:
+        from seedrl.actor.envs import UnknownEnvError, check_env_id
+
+        try:
+            check_env_id(env)
+        except UnknownEnvError as error:
+            raise ValueError(str(error)) from None
+        return env
+
+
+class ExperimentSpec(LearningSpec):
+    """An experiment: one learner, its actors, and what they learn."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "cartpole", "env": "gym:CartPole-v1", "actors": 2, "envs_per_actor": 16,
+                                         "total_frames": 3_000_000}]},
+    )
+
+    name: ExperimentName = Field(description="DNS-1123 label (lowercase letters, digits and '-'), at most 40 characters.")
+    actors: int = Field(2, ge=0, le=1024, description="Actor processes (pods); 0 keeps the learner up with no actors.")
+    envs_per_actor: int = Field(16, ge=1, le=4096, description="Environments stepped by each actor.")
+    streams_per_actor: int = Field(2, ge=1, le=64, description="Env groups per actor stepped while the others wait (2 = double buffering).")
+    resources: Resources = Field(default_factory=Resources)
+    resume_from: CheckpointRef | None = Field(
+        None, description="Start from this checkpoint: `ckpt-N` of this experiment or `other-experiment/ckpt-N`.",
+    )
+
+    @model_validator(mode="after")
+    def _check_sizes(self) -> "ExperimentSpec":
+        check_actor_slots(self, self.actors)
+        if self.streams_per_actor > self.envs_per_actor:
+            raise ValueError(f"streams_per_actor ({self.streams_per_actor}) cannot exceed envs_per_actor ({self.envs_per_actor})")
+        return self
+
+    @property
+    def actor_streams(self) -> int:
+        return min(self.streams_per_actor, self.envs_per_actor)
+
+
+def check_actor_slots(spec: ExperimentSpec, actors: int) -> None:
+    """Raise ValueError if `actors` actors of `spec` need more env slots than its learner leases."""
+    needed = actors * spec.envs_per_actor
+    if needed > spec.inference.max_slots:
+        raise ValueError(
+            f"{actors} actors x {spec.envs_per_actor} envs = {needed} env slots, more than "
+            f"inference.max_slots ({spec.inference.max_slots})"
+        )

@@ -1,0 +1,283 @@
+"""One experiment as processes on this machine: a learner and its actors, launched from an ExperimentSpec.
+
+This is the one way seedrl launches local processes: `seedrl train` drives one of
+these in the foreground, the controller's local runtime drives one per running
+experiment. Supervision restarts crashed actors, and a crashed learner (which then
+resumes from its newest checkpoint) until it crash-loops.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import grpc
+from google.protobuf import json_format
+
+from seedrl.actor.config import ActorConfig
+from seedrl.common import defaults
+from seedrl.common.checkpoint_files import checkpoint_files, list_checkpoints
+from seedrl.common.files import write_atomically
+from seedrl.common.ports import free_port
+from seedrl.common.spec import ExperimentSpec, LearningSpec
+from seedrl.controller.runtimes.processes import ProcessGroup
+from seedrl.v1 import learner_pb2 as pb
+from seedrl.v1 import learner_pb2_grpc as pb_grpc
+
+log = logging.getLogger(__name__)
+
+# The learner is on this machine: actors retry often while it starts (TensorFlow takes seconds to load).
+LOCAL_BACKOFF_MAX_S = 0.5
+ACTOR_STOP_TIMEOUT_S = 10.0
+LEARNER_STOP_TIMEOUT_S = 60.0
+# A learner that crashes this many times within the window is not restarted again.
+LEARNER_MAX_RESTARTS = 3
+LEARNER_RESTART_WINDOW_S = 300.0
+STATUS_TIMEOUT_S = 2.0
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_atomically(path, json.dumps(data, indent=2, default=str) + "\n")
+
+
+class CheckpointNotFound(LookupError):
+    """A checkpoint reference names no checkpoint on disk."""
+
+
+def resolve_checkpoint(reference: str, own_dir: Path, experiments_root: Path) -> Path:
+    """The path (without suffix) of `ckpt-N` in `own_dir` or `other/ckpt-N` under `experiments_root`."""
+    experiment, _, name = reference.rpartition("/")
+    directory = experiments_root / experiment / "checkpoints" if experiment else own_dir
+    if not checkpoint_files(directory, name):
+        raise CheckpointNotFound(f"no checkpoint {reference!r}")
+    return directory / name
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended on its own: it reached its frame budget, or it failed."""
+
+    phase: Literal["Succeeded", "Failed"]
+    message: str
+
+
+@dataclass(frozen=True)
+class LocalOptions:
+    """How the processes of a local run are started."""
+
+    port: int = 0  # learner gRPC port; 0 picks a free one
+    metrics_port: int | None = None  # the learner's /metrics: None picks a free port, -1 disables
+    actor_metrics: bool = False  # serve /metrics from every actor too (free ports)
+    max_message_mb: float | None = None  # None keeps the processes' default
+    die_with_parent: bool = True  # False: processes outlive the launcher, to be adopted
+
+
+class LocalExperiment:
+    """The processes of one experiment; all methods are called from one supervising thread."""
+
+    def __init__(self, spec: ExperimentSpec, logdir: Path, experiments_root: Path, options: LocalOptions = LocalOptions()):
+        self.spec = spec
+        self.logdir = logdir
+        self.experiments_root = experiments_root
+        self.options = options
+        logdir.mkdir(parents=True, exist_ok=True)
+        self.processes = ProcessGroup(logdir, die_with_parent=options.die_with_parent)
+        self.port = options.port or free_port()
+        self.metrics_port = free_port() if options.metrics_port is None else options.metrics_port
+        self.actors = spec.actors
+        self.actor_restarts = 0
+        self.learner_restarts = 0
+        self.learner_started_at = 0.0
+        self._crashes: deque[float] = deque()
+        self._restart_learner_at: float | None = None
+        self._channel: grpc.Channel | None = None
+        self.last_status: pb.LearnerStatus | None = None
+
+    # --- Paths -------------------------------------------------------------------------
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.logdir / "checkpoints"
+
+    @property
+    def final_status_path(self) -> Path:
+        return self.logdir / "learner_status.json"
+
+    def learner_log(self) -> Path:
+        return self.processes.log_path("learner")
+
+    # --- Configs -----------------------------------------------------------------------
+
+    def learner_config(self, restore_from: Path | None) -> dict[str, Any]:
+        spec = self.spec
+        config = spec.model_dump(mode="json", include=set(LearningSpec.model_fields))
+        config.update(experiment=spec.name, logdir=str(self.logdir), port=self.port, metrics_port=self.metrics_port,
+                      restore_from=str(restore_from) if restore_from else None)
+        if self.options.max_message_mb is not None:
+            config["max_message_mb"] = self.options.max_message_mb
+        return config
+
+    def actor_config(self, index: int) -> ActorConfig:
+        spec = self.spec
+        extra = {"max_message_mb": self.options.max_message_mb} if self.options.max_message_mb is not None else {}
+        return ActorConfig(
+            learner=f"localhost:{self.port}", env=spec.env, envs_per_actor=spec.envs_per_actor,
+            streams=spec.actor_streams, actor_id=f"actor-{index}", experiment=spec.name,
+            seed=spec.seed * 1_000_003 + index * spec.envs_per_actor,
+            metrics_port=0 if self.options.actor_metrics else -1, backoff_max_s=LOCAL_BACKOFF_MAX_S, **extra,
+        )
+
+    def initial_checkpoint(self, requested: str | None) -> Path | None:
+        """The checkpoint a fresh start restores: the one asked for, else the spec's `resume_from`
+        if this experiment has none of its own yet (else the learner takes its newest)."""
+        if requested is not None:
+            return resolve_checkpoint(requested, self.checkpoint_dir, self.experiments_root)
+        if self.spec.resume_from is not None and not list_checkpoints(self.checkpoint_dir):
+            return resolve_checkpoint(self.spec.resume_from, self.checkpoint_dir, self.experiments_root)
+        return None
+
+    # --- Lifecycle ---------------------------------------------------------------------
+
+    def start(self, checkpoint: str | None = None) -> None:
+        """Start the learner (restoring `checkpoint` or as `initial_checkpoint` says) and the actors."""
+        self._start_learner(self.initial_checkpoint(checkpoint))
+        for index in range(self.actors):
+            self._start_actor(index)
+
+    def _start_learner(self, restore_from: Path | None) -> None:
+        path = self.logdir / "learner.json"
+        write_json(path, self.learner_config(restore_from))
+        self.learner_started_at = time.time()
+        self.processes.start("learner", ["learner", "--config", str(path)])
+
+    def _start_actor(self, index: int) -> None:
+        path = self.logdir / f"actor-{index}.json"
+        write_json(path, self.actor_config(index).model_dump(mode="json"))
+        self.processes.start(f"actor-{index}", ["actor", "--config", str(path)])
+
+    def scale(self, actors: int) -> None:
+        """Run `actors` actors: start the missing ones, stop the extra ones (highest index first)."""
+        extra = [f"actor-{i}" for i in range(actors, self.actors)]
+        self.processes.stop(extra, ACTOR_STOP_TIMEOUT_S)
+        for name in extra:
+            self.processes.processes.pop(name, None)
+        for index in range(self.actors, actors):
+            self._start_actor(index)
+        self.actors = actors
+
+    def actor_names(self) -> list[str]:
+        return [f"actor-{i}" for i in range(self.actors)]
+
+    def alive_actors(self) -> int:
+        return sum(self.processes.alive(name) for name in self.actor_names())
+
+    def learner_alive(self) -> bool:
+        return self.processes.alive("learner")
+
+    def supervise(self) -> Outcome | None:
+        """Restart what crashed; returns an Outcome once the run has ended on its own."""
+        for index, name in enumerate(self.actor_names()):
+            process = self.processes.processes.get(name)
+            if process is not None:
+                if process.poll() is None:
+                    continue
+                if process.returncode == defaults.ACTOR_REFUSED_EXIT_CODE:
+                    return Outcome("Failed", f"{name} was refused by the learner (see {self.processes.log_path(name)})")
+                log.warning("%s of %s exited with code %s; restarting it", name, self.spec.name, process.returncode)
+                self.actor_restarts += 1
+            self._start_actor(index)
+        return self._supervise_learner()
+
+    def _supervise_learner(self) -> Outcome | None:
+        now = time.monotonic()
+        if self._restart_learner_at is not None:
+            if now >= self._restart_learner_at:
+                self._restart_learner_at = None
+                self.learner_restarts += 1
+                self._start_learner(None)
+            return None
+        process = self.processes.processes["learner"]
+        if process.poll() is None:
+            return None
+        final = self.final_status()
+        if final is not None and final.done:
+            return Outcome("Succeeded", f"reached total_frames ({final.frames:,} frames)")
+        while self._crashes and now - self._crashes[0] > LEARNER_RESTART_WINDOW_S:
+            self._crashes.popleft()
+        self._crashes.append(now)
+        if len(self._crashes) > LEARNER_MAX_RESTARTS:
+            return Outcome(
+                "Failed",
+                f"the learner exited {len(self._crashes)} times within {LEARNER_RESTART_WINDOW_S:.0f}s "
+                f"(last exit code {process.returncode}); see {self.learner_log()}",
+            )
+        delay = 2.0 ** (len(self._crashes) - 1)
+        log.warning("learner of %s exited with code %s; restarting it in %.0fs from its newest checkpoint",
+                    self.spec.name, process.returncode, delay)
+        self._restart_learner_at = now + delay
+        return None
+
+    def stop(self) -> pb.LearnerStatus | None:
+        """Stop the actors, then the learner (which writes a final checkpoint); returns its final status."""
+        self.processes.stop(self.actor_names(), ACTOR_STOP_TIMEOUT_S)
+        self.poll_status()
+        self.processes.stop(["learner"], LEARNER_STOP_TIMEOUT_S)
+        self._restart_learner_at = None
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+        return self.final_status() or self.last_status
+
+    # --- Observation -------------------------------------------------------------------
+
+    def poll_status(self) -> pb.LearnerStatus | None:
+        """Ask the learner for its status; None (keeping `last_status`) if it does not answer."""
+        if self._channel is None:
+            self._channel = grpc.insecure_channel(f"localhost:{self.port}")
+        try:
+            status = pb_grpc.LearnerStub(self._channel).GetStatus(pb.StatusRequest(), timeout=STATUS_TIMEOUT_S)
+        except grpc.RpcError:
+            return None
+        self.last_status = status
+        return status
+
+    def final_status(self) -> pb.LearnerStatus | None:
+        """The status the current learner wrote as it stopped, if it wrote one."""
+        path = self.final_status_path
+        try:
+            if path.stat().st_mtime < self.learner_started_at:
+                return None
+            return json_format.Parse(path.read_text(), pb.LearnerStatus())
+        except (OSError, json_format.ParseError):
+            return None
+
+    # --- Adoption ----------------------------------------------------------------------
+
+    def record(self) -> dict[str, Any]:
+        """What a later controller needs to adopt these processes."""
+        return {
+            "port": self.port, "metrics_port": self.metrics_port, "actors": self.actors,
+            "learner_started_at": self.learner_started_at,
+            "processes": {name: list(pid_ticks) for name, pid_ticks in self.processes.records().items()},
+        }
+
+    @classmethod
+    def adopt(
+        cls, spec: ExperimentSpec, logdir: Path, experiments_root: Path, options: LocalOptions, record: dict[str, Any]
+    ) -> "LocalExperiment | None":
+        """Take over the live processes in `record`; None if its learner is gone (actors found are stopped)."""
+        run = cls(spec, logdir, experiments_root, LocalOptions(**{**options.__dict__, "port": record["port"]}))
+        run.metrics_port = record["metrics_port"]
+        run.actors = record["actors"]
+        run.learner_started_at = record["learner_started_at"]
+        for name, (pid, ticks) in record["processes"].items():
+            run.processes.adopt(name, pid, ticks)
+        if not run.learner_alive():
+            run.processes.stop(list(run.processes.processes), ACTOR_STOP_TIMEOUT_S)
+            return None
+        return run
