@@ -40,7 +40,7 @@ def _learner(args: argparse.Namespace) -> int:
 def _actor(args: argparse.Namespace) -> int:
     from seedrl.actor.config import ActorConfig
     from seedrl.actor.loop import ActorRefused, run_actor
-    from seedrl.launch.train import ACTOR_REFUSED_EXIT_CODE
+    from seedrl.common.defaults import ACTOR_REFUSED_EXIT_CODE
 
     try:
         run_actor(_load(ActorConfig, args))
@@ -59,9 +59,28 @@ def _train(args: argparse.Namespace) -> int:
     return 0 if summary["stop_reason"] in ("solved", "total_frames", "max_seconds", "interrupted") else 1
 
 
+def _controller(args: argparse.Namespace) -> int:
+    from seedrl.controller.config import ControllerConfig
+    from seedrl.controller.main import run_controller
+
+    run_controller(_load(ControllerConfig, args))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from seedrl.learner.config import LearnerConfig
+    from seedrl.learner.export import export_saved_model
+
+    config = LearnerConfig.model_validate_json(Path(args.config).read_text())
+    print(export_saved_model(config, Path(args.checkpoint), Path(args.out)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from seedrl.actor.config import ActorConfig
-    from seedrl.launch.config import TrainConfig
+    from seedrl.controller.config import ControllerConfig
+    from seedrl.launch.config import CLUSTER_ONLY_FIELDS, TrainConfig
     from seedrl.learner.config import LearnerConfig
 
     parser = argparse.ArgumentParser(prog="seedrl", description="SEED RL: central batched inference, distributed actors.")
@@ -70,12 +89,18 @@ def build_parser() -> argparse.ArgumentParser:
         ("train", TrainConfig, _train, "Train locally: a learner and its actors as processes on this machine."),
         ("learner", LearnerConfig, _learner, "Run a learner: gRPC inference server, training, checkpoints."),
         ("actor", ActorConfig, _actor, "Run an actor: step environments and stream them to a learner."),
+        ("controller", ControllerConfig, _controller, "Run the REST controller: experiments as local processes."),
     ):
         sub = commands.add_parser(name, help=text, description=text)
         if name != "train":
             sub.add_argument("--config", help="JSON file with the configuration; flags override it.")
-        flags.add_model_flags(sub, model)
+        flags.add_model_flags(sub, model, exclude=CLUSTER_ONLY_FIELDS if name == "train" else frozenset())
         sub.set_defaults(run=run)
+    export = commands.add_parser("export", help="Export a checkpoint's policy as a TensorFlow SavedModel.")
+    export.add_argument("--config", required=True, help="The learner's config (learner.json in its run folder).")
+    export.add_argument("--checkpoint", required=True, help="Checkpoint path without suffix, e.g. RUN/checkpoints/ckpt-120.")
+    export.add_argument("--out", required=True, help="Directory to create for the SavedModel.")
+    export.set_defaults(run=_export)
     return parser
 
 
