@@ -79,6 +79,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from seedrl.actor.config import ActorConfig
+    from seedrl.client.commands import add_commands
     from seedrl.controller.config import ControllerConfig
     from seedrl.launch.config import CLUSTER_ONLY_FIELDS, TrainConfig
     from seedrl.learner.config import LearnerConfig
@@ -101,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--checkpoint", required=True, help="Checkpoint path without suffix, e.g. RUN/checkpoints/ckpt-120.")
     export.add_argument("--out", required=True, help="Directory to create for the SavedModel.")
     export.set_defaults(run=_export)
+    add_commands(commands)
     return parser
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from seedrl.learner.agents.vtrace.config import VTraceConfig
 
@@ -36,7 +36,7 @@ TpuAccelerator = Literal["tpu-v4-podslice", "tpu-v5-lite-podslice", "tpu-v5p-sli
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class InferenceSpec(_Strict):
@@ -72,13 +72,21 @@ class LearnerResources(_Strict):
     )
     tpu: TpuSpec | None = Field(None, description="A TPU slice instead of GPUs.")
 
-    @model_validator(mode="after")
-    def _one_accelerator(self) -> "LearnerResources":
-        if self.tpu is not None and self.gpu:
-            raise ValueError("a learner takes GPUs or a TPU slice, not both")
-        if self.gpu_type is not None and not self.gpu:
+    # Cross-field checks are field validators (they see the fields declared before),
+    # so that an error names the field to fix.
+    @field_validator("gpu_type")
+    @classmethod
+    def _gpu_type_needs_gpus(cls, gpu_type: str | None, info: ValidationInfo) -> str | None:
+        if gpu_type is not None and not info.data.get("gpu"):
             raise ValueError("gpu_type needs gpu >= 1")
-        return self
+        return gpu_type
+
+    @field_validator("tpu")
+    @classmethod
+    def _gpus_or_tpu(cls, tpu: TpuSpec | None, info: ValidationInfo) -> TpuSpec | None:
+        if tpu is not None and info.data.get("gpu"):
+            raise ValueError("a learner takes GPUs or a TPU slice, not both")
+        return tpu
 
 
 class ActorResources(_Strict):
@@ -121,7 +129,7 @@ class ExperimentSpec(LearningSpec):
     """An experiment: one learner, its actors, and what they learn."""
 
     model_config = ConfigDict(
-        extra="forbid",
+        extra="forbid", allow_inf_nan=False,
         json_schema_extra={"examples": [{"name": "cartpole", "env": "gym:CartPole-v1", "actors": 2, "envs_per_actor": 16,
                                          "total_frames": 3_000_000}]},
     )
@@ -135,23 +143,31 @@ class ExperimentSpec(LearningSpec):
         None, description="Start from this checkpoint: `ckpt-N` of this experiment or `other-experiment/ckpt-N`.",
     )
 
-    @model_validator(mode="after")
-    def _check_sizes(self) -> "ExperimentSpec":
-        check_actor_slots(self, self.actors)
-        if self.streams_per_actor > self.envs_per_actor:
-            raise ValueError(f"streams_per_actor ({self.streams_per_actor}) cannot exceed envs_per_actor ({self.envs_per_actor})")
-        return self
+    @field_validator("envs_per_actor")
+    @classmethod
+    def _fits_the_slots(cls, envs_per_actor: int, info: ValidationInfo) -> int:
+        inference, actors = info.data.get("inference"), info.data.get("actors")
+        if inference is not None and actors is not None:
+            check_actor_slots(actors, envs_per_actor, inference.max_slots)
+        return envs_per_actor
+
+    @field_validator("streams_per_actor")
+    @classmethod
+    def _streams_split_the_envs(cls, streams: int, info: ValidationInfo) -> int:
+        envs = info.data.get("envs_per_actor")
+        if envs is not None and streams > envs:
+            raise ValueError(f"streams_per_actor ({streams}) cannot exceed envs_per_actor ({envs})")
+        return streams
 
     @property
     def actor_streams(self) -> int:
         return min(self.streams_per_actor, self.envs_per_actor)
 
 
-def check_actor_slots(spec: ExperimentSpec, actors: int) -> None:
-    """Raise ValueError if `actors` actors of `spec` need more env slots than its learner leases."""
-    needed = actors * spec.envs_per_actor
-    if needed > spec.inference.max_slots:
+def check_actor_slots(actors: int, envs_per_actor: int, max_slots: int) -> None:
+    """Raise ValueError if `actors` actors of `envs_per_actor` envs need more env slots than the learner leases."""
+    needed = actors * envs_per_actor
+    if needed > max_slots:
         raise ValueError(
-            f"{actors} actors x {spec.envs_per_actor} envs = {needed} env slots, more than "
-            f"inference.max_slots ({spec.inference.max_slots})"
+            f"{actors} actors x {envs_per_actor} envs = {needed} env slots, more than inference.max_slots ({max_slots})"
         )

@@ -335,7 +335,7 @@ class LocalRuntime:
             if record.status.phase == Phase.STOPPING:
                 raise Conflict(f"experiment {name!r} is stopping")
             try:
-                check_actor_slots(record.spec, actors)
+                check_actor_slots(actors, record.spec.envs_per_actor, record.spec.inference.max_slots)
                 record.spec = ExperimentSpec.model_validate({**record.spec.model_dump(), "actors": actors})
             except (ValueError, ValidationError) as error:
                 raise Invalid("actors", str(error)) from None

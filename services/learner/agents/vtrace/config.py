@@ -4,27 +4,27 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class VTraceConfig(BaseModel):
     """V-trace / IMPALA hyperparameters (SEED RL's loss defaults; sizes tuned for small envs)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     # Optimiser.
-    learning_rate: float = Field(3e-3, gt=0, description="Adam learning rate at the start of training.")
+    learning_rate: float = Field(3e-3, gt=0, le=10, description="Adam learning rate at the start of training.")
     lr_decay: bool = Field(True, description="Decay the learning rate linearly to 0 at total_frames, as SEED does.")
-    adam_epsilon: float = Field(1e-5, gt=0, description="Adam epsilon.")
-    max_grad_norm: float = Field(40.0, gt=0, description="Clip gradients to this global norm.")
+    adam_epsilon: float = Field(1e-5, gt=0, le=1, description="Adam epsilon.")
+    max_grad_norm: float = Field(40.0, gt=0, le=1e6, description="Clip gradients to this global norm.")
 
     # Loss.
     discount: float = Field(0.99, ge=0, le=1, description="Discount factor gamma.")
-    baseline_cost: float = Field(0.5, ge=0, description="Weight of the value (baseline) loss.")
-    entropy_cost: float = Field(0.005, ge=0, description="Weight of the entropy bonus.")
+    baseline_cost: float = Field(0.5, ge=0, le=1e3, description="Weight of the value (baseline) loss.")
+    entropy_cost: float = Field(0.005, ge=0, le=1e3, description="Weight of the entropy bonus.")
     trace_lambda: float = Field(1.0, ge=0, le=1, description="V-trace lambda (trace cutting).")
-    clip_rho_threshold: float = Field(1.0, gt=0, description="rho-bar: clips importance ratios in the value targets.")
-    clip_pg_rho_threshold: float = Field(1.0, gt=0, description="Clips importance ratios in the policy-gradient advantage.")
+    clip_rho_threshold: float = Field(1.0, gt=0, le=1e3, description="rho-bar: clips importance ratios in the value targets.")
+    clip_pg_rho_threshold: float = Field(1.0, gt=0, le=1e3, description="Clips importance ratios in the policy-gradient advantage.")
     reward_clipping: Literal["none", "abs_one"] = Field("none", description="Clip rewards to [-1, 1] (abs_one, for Atari) or not.")
 
     # Data.
@@ -33,10 +33,11 @@ class VTraceConfig(BaseModel):
 
     # Network.
     hidden_sizes: tuple[int, ...] = Field((64, 64), description="Widths of the MLP torso.")
-    lstm_size: int = Field(0, ge=0, description="LSTM units after the torso; 0 for feed-forward.")
+    lstm_size: int = Field(0, ge=0, le=65_536, description="LSTM units after the torso; 0 for feed-forward.")
 
-    @model_validator(mode="after")
-    def _check_network(self) -> "VTraceConfig":
-        if not self.hidden_sizes or any(width <= 0 for width in self.hidden_sizes):
-            raise ValueError("hidden_sizes needs at least one layer and only positive widths")
-        return self
+    @field_validator("hidden_sizes")
+    @classmethod
+    def _check_network(cls, hidden_sizes: tuple[int, ...]) -> tuple[int, ...]:
+        if not hidden_sizes or any(width <= 0 or width > 65_536 for width in hidden_sizes) or len(hidden_sizes) > 32:
+            raise ValueError("hidden_sizes needs 1 to 32 layers with widths in 1..65536")
+        return hidden_sizes

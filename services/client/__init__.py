@@ -1,0 +1,1 @@
+"""Command-line client of the controller's REST API: `seedrl experiments ...` and `seedrl checkpoints ...`."""
