@@ -72,8 +72,8 @@ class LearnerResources(_Strict):
     )
     tpu: TpuSpec | None = Field(None, description="A TPU slice instead of GPUs.")
 
-    # Cross-field checks are field validators (they see the fields declared before),
-    # so that an error names the field to fix.
+    # Cross-field checks are field validators (they see the fields declared before), so that an
+    # error names the field to fix; a checked field validates its default too.
     @field_validator("gpu_type")
     @classmethod
     def _gpu_type_needs_gpus(cls, gpu_type: str | None, info: ValidationInfo) -> str | None:
@@ -136,8 +136,8 @@ class ExperimentSpec(LearningSpec):
 
     name: ExperimentName = Field(description="DNS-1123 label (lowercase letters, digits and '-'), at most 40 characters.")
     actors: int = Field(2, ge=0, le=1024, description="Actor processes (pods); 0 keeps the learner up with no actors.")
-    envs_per_actor: int = Field(16, ge=1, le=4096, description="Environments stepped by each actor.")
-    streams_per_actor: int = Field(2, ge=1, le=64, description="Env groups per actor stepped while the others wait (2 = double buffering).")
+    envs_per_actor: int = Field(16, ge=1, le=4096, validate_default=True, description="Environments stepped by each actor.")
+    streams_per_actor: int = Field(2, ge=1, le=64, description="Env groups per actor stepped while the others wait (2 = double buffering); at most envs_per_actor are used.")
     resources: Resources = Field(default_factory=Resources)
     resume_from: CheckpointRef | None = Field(
         None, description="Start from this checkpoint: `ckpt-N` of this experiment or `other-experiment/ckpt-N`.",
@@ -151,16 +151,9 @@ class ExperimentSpec(LearningSpec):
             check_actor_slots(actors, envs_per_actor, inference.max_slots)
         return envs_per_actor
 
-    @field_validator("streams_per_actor")
-    @classmethod
-    def _streams_split_the_envs(cls, streams: int, info: ValidationInfo) -> int:
-        envs = info.data.get("envs_per_actor")
-        if envs is not None and streams > envs:
-            raise ValueError(f"streams_per_actor ({streams}) cannot exceed envs_per_actor ({envs})")
-        return streams
-
     @property
     def actor_streams(self) -> int:
+        """Streams (env groups) per actor: one env at least in each."""
         return min(self.streams_per_actor, self.envs_per_actor)
 
 

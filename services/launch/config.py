@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 
 from seedrl.common import defaults
+from seedrl.common.run_folder import RunFolder
 from seedrl.common.spec import ExperimentName, ExperimentSpec
 
 # Fields of the spec that mean nothing on one machine (kept out of the flags).
@@ -29,9 +30,5 @@ class TrainConfig(ExperimentSpec):
         return ExperimentSpec.model_validate(self.model_dump(include=set(ExperimentSpec.model_fields)))
 
     @property
-    def checkpoint_dir(self) -> Path:
-        return self.logdir / "checkpoints"
-
-    @property
-    def tensorboard_dir(self) -> Path:
-        return self.logdir / "tensorboard"
+    def folder(self) -> RunFolder:
+        return RunFolder(self.logdir)

@@ -85,7 +85,7 @@ class LocalRun:
         self._out.write(
             f"seedrl train: {config.env} with {config.agent}, {config.actors} actors x {config.envs_per_actor} envs; "
             f"logs, checkpoints and summaries in {self.logdir}\n"
-            f"  TensorBoard: tensorboard --logdir {config.tensorboard_dir}\n"
+            f"  TensorBoard: tensorboard --logdir {config.folder.tensorboard}\n"
         )
         progress = _Progress(self._out)
         status: pb.LearnerStatus | None = None
@@ -128,8 +128,8 @@ class LocalRun:
                 signal.signal(sig, handler)
         wall = time.monotonic() - started
         summary = self._summary(status, first_frames, wall, solved_at, reason)
-        write_json(self.logdir / "summary.json", summary)
-        self._out.write(f"stopped ({reason}); summary in {self.logdir / 'summary.json'}\n")
+        write_json(self.config.folder.summary, summary)
+        self._out.write(f"stopped ({reason}); summary in {self.config.folder.summary}\n")
         return summary
 
     def _summary(
@@ -138,7 +138,7 @@ class LocalRun:
         frames = status.frames if status else 0
         run_frames = frames - (first_frames or 0)
         mean = status.mean_return_100 if status else float("nan")
-        checkpoint = latest_checkpoint(self.config.checkpoint_dir)
+        checkpoint = latest_checkpoint(self.config.folder.checkpoints)
         return {
             "env": self.config.env,
             "agent": self.config.agent,

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 
 from seedrl.common import defaults
+from seedrl.common.run_folder import RunFolder
 from seedrl.common.spec import ExperimentName, LearningSpec
 
 
@@ -30,14 +31,5 @@ class LearnerConfig(LearningSpec):
     summary_every_s: float = Field(5.0, gt=0, description="Seconds between TensorBoard summary writes.")
 
     @property
-    def checkpoint_dir(self) -> Path:
-        return self.logdir / "checkpoints"
-
-    @property
-    def final_status_path(self) -> Path:
-        """Where the learner leaves its final LearnerStatus (JSON) when it stops."""
-        return self.logdir / "learner_status.json"
-
-    @property
-    def tensorboard_dir(self) -> Path:
-        return self.logdir / "tensorboard"
+    def folder(self) -> RunFolder:
+        return RunFolder(self.logdir)

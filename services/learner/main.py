@@ -45,17 +45,17 @@ class Learner:
         self.agent = build_agent(config, self.spec)
         self.metrics = m.Metrics(config.experiment, "learner")
         self.stats = EpisodeStats()
-        self.checkpointer = Checkpointer(config.checkpoint_dir, self.agent.checkpoint_items(), self.stats, config.checkpoint.keep)
+        self.checkpointer = Checkpointer(config.folder.checkpoints, self.agent.checkpoint_items(), self.stats, config.checkpoint.keep)
         self.restored_from = self.checkpointer.restore(config.restore_from)
         self.queue = UnrollQueue(capacity=config.unroll_queue_batches * self.agent.batch_size)
         self.pipeline = InferencePipeline(
             self.agent, self.spec, config.inference.max_slots, self.queue, self.stats, self.metrics, lambda: self.agent.steps,
             collect_unrolls=not config.inference_only,
         )
-        config.tensorboard_dir.mkdir(parents=True, exist_ok=True)
+        config.folder.tensorboard.mkdir(parents=True, exist_ok=True)
         self.trainer = Trainer(
             self.agent, self.queue, self.stats, self.checkpointer, self.metrics,
-            tf.summary.create_file_writer(str(config.tensorboard_dir)),
+            tf.summary.create_file_writer(str(config.folder.tensorboard)),
             config.total_frames, config.checkpoint.every_s, config.summary_every_s,
         )
         self._fps = 0.0
@@ -115,7 +115,7 @@ class Learner:
         if not config.inference_only:
             await asyncio.to_thread(self.trainer.join)
             self.trainer.checkpoint()
-        write_final_status(self.config.final_status_path, self.status())
+        write_final_status(self.config.folder.final_status, self.status())
         if self.trainer.error is not None:
             raise RuntimeError("training failed") from self.trainer.error
 

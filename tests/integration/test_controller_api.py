@@ -55,7 +55,7 @@ INVALID_FIELDS = [
     ({"actors": 1025}, "actors"),
     ({"envs_per_actor": 0}, "envs_per_actor"),
     ({"actors": 300, "envs_per_actor": 16}, "envs_per_actor"),  # 4800 slots > inference.max_slots
-    ({"streams_per_actor": 8, "envs_per_actor": 4}, "streams_per_actor"),
+    ({"streams_per_actor": 65}, "streams_per_actor"),
     ({"total_frames": 0}, "total_frames"),
     ({"seed": -3}, "seed"),
     ({"agent": "dqn"}, "agent"),

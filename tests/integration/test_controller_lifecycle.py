@@ -103,10 +103,19 @@ def test_create_run_scale_stop_resume_delete(tmp_path):
             assert back["frames"] >= stopped["frames"]
             wait_status(api, "life", lambda s: s["frames"] > stopped["frames"] + 2_000, 60, "training after resume")
 
-            # Resume from a named (older) checkpoint after stopping again.
+            # Stop again: its oldest checkpoint seeds a new experiment, then a resume of this one.
             api.post(f"{API}/life/stop")
             wait_status(api, "life", lambda s: s["phase"] == "Stopped", 90, "stopped again")
             older = api.get(f"{API}/life/checkpoints").json()["items"][0]
+
+            # A new experiment can start from another one's checkpoint (while that one is stopped).
+            fork = api.post(API, params={"start": "true"}, json=spec("life-fork", resume_from=f"life/{older['name']}"))
+            assert fork.status_code == 201, fork.text
+            forked = wait_status(api, "life-fork", lambda s: s["phase"] == "Running" and s["frames"] > 0, 120, "fork")
+            assert forked["frames"] >= older["frames"]
+            assert api.delete(f"{API}/life-fork", params={"force": "true"}).status_code == 204
+            assert (tmp_path / "experiments" / "life-fork" / "checkpoints").is_dir()  # kept unless asked
+
             assert api.post(f"{API}/life/resume", json={"checkpoint": "ckpt-999999"}).status_code == 422
             assert api.post(f"{API}/life/resume", json={"checkpoint": older["name"]}).status_code == 202
             wait_status(api, "life", lambda s: s["phase"] == "Running", 120, "resumed from an older checkpoint")

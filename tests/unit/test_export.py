@@ -33,14 +33,14 @@ def test_exported_model_serves_the_checkpointed_policy(tmp_path, lstm_size):
     config = learner_config(tmp_path, lstm_size)
     agent = build_agent(config, env_spec(config.env))
     stats = EpisodeStats()
-    checkpointer = Checkpointer(config.checkpoint_dir, agent.checkpoint_items(), stats, config.checkpoint.keep)
+    checkpointer = Checkpointer(config.folder.checkpoints, agent.checkpoint_items(), stats, config.checkpoint.keep)
     network = agent.checkpoint_items()["network"]
     perturb(network.trainable_variables, seed=1)
     stats.frames = 640
     stats.record(np.array([9.0, 11.0]), np.array([9, 11]))
     path = checkpointer.save(5)
 
-    out = export_saved_model(config, config.checkpoint_dir / "ckpt-5", tmp_path / "export" / "model")
+    out = export_saved_model(config, config.folder.checkpoints / "ckpt-5", tmp_path / "export" / "model")
     assert path.endswith("ckpt-5") and out == tmp_path / "export" / "model"
     assert sorted(p.name for p in out.parent.iterdir()) == ["model"]  # no temporary directory left behind
     serve = tf.saved_model.load(str(out)).signatures["serving_default"]
@@ -72,5 +72,5 @@ def test_exported_model_serves_the_checkpointed_policy(tmp_path, lstm_size):
 def test_exporting_a_missing_checkpoint_fails_clearly(tmp_path):
     config = learner_config(tmp_path, 0)
     with pytest.raises(FileNotFoundError, match="ckpt-7"):
-        export_saved_model(config, config.checkpoint_dir / "ckpt-7", tmp_path / "model")
+        export_saved_model(config, config.folder.checkpoints / "ckpt-7", tmp_path / "model")
     assert not (tmp_path / "model").exists()

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from seedrl.common import metrics as m
 from seedrl.common.checkpoint_files import checkpoint_files, latest_checkpoint, list_checkpoints
+from seedrl.common.run_folder import RunFolder
 from seedrl.common.spec import ExperimentSpec, check_actor_slots
 from seedrl.controller.models import Checkpoint, Condition, Experiment, ExperimentStatus, Phase
 from seedrl.controller.runtimes.base import Conflict, Invalid, NotFound
@@ -186,7 +187,7 @@ class LocalRuntime:
                       "AllRunning" if status.ready_actors == status.desired_actors else "Missing",
                       f"{status.ready_actors}/{status.desired_actors} actors running")
         status.learner_restarts, status.actor_restarts = run.learner_restarts, run.actor_restarts
-        self._observe_checkpoint(status, run.checkpoint_dir)
+        self._observe_checkpoint(status, run.folder.checkpoints)
 
     @staticmethod
     def _copy_counters(status: ExperimentStatus, learner: pb.LearnerStatus) -> None:
@@ -218,7 +219,7 @@ class LocalRuntime:
         status.fps = 0.0
         set_condition(status, "LearnerReady", False, "Stopped")
         set_condition(status, "ActorsReady", False, "Stopped", f"0/{status.desired_actors} actors running")
-        self._observe_checkpoint(status, self._logdir(record.name) / "checkpoints")
+        self._observe_checkpoint(status, self._folder(record.name).checkpoints)
         record.desired, record.run = "stopped", None
         self.store.save(record)
 
@@ -250,6 +251,9 @@ class LocalRuntime:
 
     def _logdir(self, name: str) -> Path:
         return self.experiments_root / name
+
+    def _folder(self, name: str) -> RunFolder:
+        return RunFolder(self._logdir(name))
 
     def _record(self, name: str) -> StoredExperiment:
         record = self.store.get(name)
@@ -367,7 +371,7 @@ class LocalRuntime:
 
     def _check_checkpoint(self, name: str, reference: str, field: str) -> Path:
         try:
-            return resolve_checkpoint(reference, self._logdir(name) / "checkpoints", self.experiments_root)
+            return resolve_checkpoint(reference, self._folder(name).checkpoints, self.experiments_root)
         except CheckpointNotFound as error:
             raise Invalid(field, str(error)) from None
 
@@ -377,12 +381,12 @@ class LocalRuntime:
             Checkpoint(name=info.name, step=info.step, frames=info.frames, episodes=info.episodes,
                        mean_return_100=info.mean_return_100, time=datetime.fromtimestamp(info.time, timezone.utc),
                        size_bytes=info.size_bytes)
-            for info in list_checkpoints(self._logdir(name) / "checkpoints")
+            for info in list_checkpoints(self._folder(name).checkpoints)
         ]
 
     def checkpoint_files(self, name: str, checkpoint: str) -> list[Path]:
         self._record(name)
-        files = checkpoint_files(self._logdir(name) / "checkpoints", checkpoint)
+        files = checkpoint_files(self._folder(name).checkpoints, checkpoint)
         if not files:
             raise NotFound(f"experiment {name!r} has no checkpoint {checkpoint!r}")
         return files
@@ -390,13 +394,13 @@ class LocalRuntime:
     def export_saved_model(self, name: str, checkpoint: str) -> Path:
         """A SavedModel of `checkpoint`'s policy, exported once by a `seedrl export` process and kept."""
         self.checkpoint_files(name, checkpoint)
-        logdir = self._logdir(name)
-        out = logdir / "exports" / checkpoint
+        folder = self._folder(name)
+        out = folder.exports / checkpoint
         if not out.is_dir():
             out.parent.mkdir(exist_ok=True)
             result = subprocess.run(
-                [sys.executable, "-m", "seedrl.cli", "export", "--config", str(logdir / "learner.json"),
-                 "--checkpoint", str(logdir / "checkpoints" / checkpoint), "--out", str(out)],
+                [sys.executable, "-m", "seedrl.cli", "export", "--config", str(folder.learner_config),
+                 "--checkpoint", str(folder.checkpoints / checkpoint), "--out", str(out)],
                 capture_output=True, text=True, timeout=EXPORT_TIMEOUT_S,
             )
             if result.returncode != 0 and not out.is_dir():

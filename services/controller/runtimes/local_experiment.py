@@ -24,6 +24,7 @@ from seedrl.common import defaults
 from seedrl.common.checkpoint_files import checkpoint_files, list_checkpoints
 from seedrl.common.files import write_atomically
 from seedrl.common.ports import free_port
+from seedrl.common.run_folder import RunFolder
 from seedrl.common.spec import ExperimentSpec, LearningSpec
 from seedrl.controller.runtimes.processes import ProcessGroup
 from seedrl.v1 import learner_pb2 as pb
@@ -52,7 +53,7 @@ class CheckpointNotFound(LookupError):
 def resolve_checkpoint(reference: str, own_dir: Path, experiments_root: Path) -> Path:
     """The path (without suffix) of `ckpt-N` in `own_dir` or `other/ckpt-N` under `experiments_root`."""
     experiment, _, name = reference.rpartition("/")
-    directory = experiments_root / experiment / "checkpoints" if experiment else own_dir
+    directory = RunFolder(experiments_root / experiment).checkpoints if experiment else own_dir
     if not checkpoint_files(directory, name):
         raise CheckpointNotFound(f"no checkpoint {reference!r}")
     return directory / name
@@ -83,6 +84,7 @@ class LocalExperiment:
     def __init__(self, spec: ExperimentSpec, logdir: Path, experiments_root: Path, options: LocalOptions = LocalOptions()):
         self.spec = spec
         self.logdir = logdir
+        self.folder = RunFolder(logdir)
         self.experiments_root = experiments_root
         self.options = options
         logdir.mkdir(parents=True, exist_ok=True)
@@ -99,14 +101,6 @@ class LocalExperiment:
         self.last_status: pb.LearnerStatus | None = None
 
     # --- Paths -------------------------------------------------------------------------
-
-    @property
-    def checkpoint_dir(self) -> Path:
-        return self.logdir / "checkpoints"
-
-    @property
-    def final_status_path(self) -> Path:
-        return self.logdir / "learner_status.json"
 
     def learner_log(self) -> Path:
         return self.processes.log_path("learner")
@@ -136,9 +130,9 @@ class LocalExperiment:
         """The checkpoint a fresh start restores: the one asked for, else the spec's `resume_from`
         if this experiment has none of its own yet (else the learner takes its newest)."""
         if requested is not None:
-            return resolve_checkpoint(requested, self.checkpoint_dir, self.experiments_root)
-        if self.spec.resume_from is not None and not list_checkpoints(self.checkpoint_dir):
-            return resolve_checkpoint(self.spec.resume_from, self.checkpoint_dir, self.experiments_root)
+            return resolve_checkpoint(requested, self.folder.checkpoints, self.experiments_root)
+        if self.spec.resume_from is not None and not list_checkpoints(self.folder.checkpoints):
+            return resolve_checkpoint(self.spec.resume_from, self.folder.checkpoints, self.experiments_root)
         return None
 
     # --- Lifecycle ---------------------------------------------------------------------
@@ -150,13 +144,13 @@ class LocalExperiment:
             self._start_actor(index)
 
     def _start_learner(self, restore_from: Path | None) -> None:
-        path = self.logdir / "learner.json"
+        path = self.folder.learner_config
         write_json(path, self.learner_config(restore_from))
         self.learner_started_at = time.time()
         self.processes.start("learner", ["learner", "--config", str(path)])
 
     def _start_actor(self, index: int) -> None:
-        path = self.logdir / f"actor-{index}.json"
+        path = self.folder.actor_config(index)
         write_json(path, self.actor_config(index).model_dump(mode="json"))
         self.processes.start(f"actor-{index}", ["actor", "--config", str(path)])
 
@@ -199,7 +193,10 @@ class LocalExperiment:
             if now >= self._restart_learner_at:
                 self._restart_learner_at = None
                 self.learner_restarts += 1
-                self._start_learner(None)
+                try:
+                    self._start_learner(self.initial_checkpoint(None))
+                except CheckpointNotFound as error:
+                    return Outcome("Failed", f"cannot restart the learner: {error}")
             return None
         process = self.processes.processes["learner"]
         if process.poll() is None:
@@ -248,7 +245,7 @@ class LocalExperiment:
 
     def final_status(self) -> pb.LearnerStatus | None:
         """The status the current learner wrote as it stopped, if it wrote one."""
-        path = self.final_status_path
+        path = self.folder.final_status
         try:
             if path.stat().st_mtime < self.learner_started_at:
                 return None

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from seedrl.common.run_folder import RunFolder
+
 log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
@@ -99,7 +101,7 @@ class ProcessGroup:
     """
 
     def __init__(self, logdir: Path, die_with_parent: bool = True):
-        self._logs = logdir / "logs"
+        self._logs = RunFolder(logdir).logs
         self._logs.mkdir(parents=True, exist_ok=True)
         self._die_with_parent = die_with_parent and sys.platform.startswith("linux")
         self.processes: dict[str, Process] = {}

@@ -1,0 +1,47 @@
+"""The layout of a run folder: what a learner, its actors and their launcher write where."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """One experiment's folder (the learner's `logdir`)."""
+
+    path: Path
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.path / "tensorboard"
+
+    @property
+    def logs(self) -> Path:
+        return self.path / "logs"
+
+    @property
+    def exports(self) -> Path:
+        """SavedModels exported from checkpoints, one folder per checkpoint."""
+        return self.path / "exports"
+
+    @property
+    def learner_config(self) -> Path:
+        return self.path / "learner.json"
+
+    def actor_config(self, index: int) -> Path:
+        return self.path / f"actor-{index}.json"
+
+    @property
+    def final_status(self) -> Path:
+        """The learner's last LearnerStatus (JSON), written as it stops."""
+        return self.path / "learner_status.json"
+
+    @property
+    def summary(self) -> Path:
+        """`seedrl train`'s summary of the run."""
+        return self.path / "summary.json"
