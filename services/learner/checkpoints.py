@@ -52,13 +52,14 @@ class Checkpointer:
     def save(self, step: int) -> str:
         """Write a checkpoint numbered `step` and its counters; returns its path."""
         with self._lock:
-            self._frames.assign(self._stats.frames)
-            self._episodes.assign(self._stats.episodes)
+            # Read the counters once: inference keeps counting while the checkpoint is written.
+            frames, episodes, mean_return = self._stats.frames, self._stats.episodes, self._stats.mean_return
+            self._frames.assign(frames)
+            self._episodes.assign(episodes)
             path = self._manager.save(checkpoint_number=step)
             now = time.time()
-            mean_return = self._stats.mean_return
             write_atomically(metadata_path(self._directory, Path(path).name), json.dumps({
-                "step": step, "frames": self._stats.frames, "episodes": self._stats.episodes,
+                "step": step, "frames": frames, "episodes": episodes,
                 "mean_return_100": None if math.isnan(mean_return) else mean_return, "time": now,
             }))
             self._drop_stale_metadata()

@@ -173,3 +173,26 @@ def test_a_killed_controller_loses_nothing_and_leaves_no_orphans(tmp_path):
     finally:
         controller.stop()
     assert pids_with(str(tmp_path)) == []
+
+
+def test_an_experiment_succeeds_at_its_frame_budget_and_a_crash_looping_one_fails(tmp_path):
+    controller = start_controller(tmp_path, TOKEN)
+    try:
+        with controller.client() as api:
+            assert api.post(API, params={"start": "true"}, json=spec("short", total_frames=20_000)).status_code == 201
+            done = wait_status(api, "short", lambda s: s["phase"] == "Succeeded", 120, "succeeded")
+            assert done["frames"] >= 20_000 and done["finished_at"] and "total_frames" in done["message"]
+            assert pids_with(str(tmp_path / "experiments" / "short")) == []
+            (checkpoint,) = [c["name"] for c in api.get(f"{API}/short/checkpoints").json()["items"][-1:]]
+
+            # A learner that cannot restore its checkpoint (another network shape) crashes at every start.
+            misfit = spec("misfit", resume_from=f"short/{checkpoint}", vtrace={"hidden_sizes": [7]})
+            assert api.post(API, params={"start": "true"}, json=misfit).status_code == 201
+            failed = wait_status(api, "misfit", lambda s: s["phase"] == "Failed", 180, "failed")
+            assert "exited 4 times" in failed["message"] and "learner.log" in failed["message"]
+            assert failed["learner_restarts"] == 3
+            assert pids_with(str(tmp_path / "experiments" / "misfit")) == []
+            phases = {item["name"]: item["status"]["phase"] for item in api.get(API).json()["items"]}
+            assert phases == {"short": "Succeeded", "misfit": "Failed"}
+    finally:
+        controller.stop()
