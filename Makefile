@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOGDIR ?= runs/cartpole
 
-.PHONY: train test protos bench bench-solve clean
+.PHONY: train test protos bench bench-solve bench-controller clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ bench: $(STAMP)
 ## Wall time of `seedrl train` to a CartPole mean return of 475.
 bench-solve: $(STAMP)
 	$(BIN)/python -m benchmarks.time_to_solve
+
+## Seconds the controller takes to start, scale, stop and resume an experiment; API latency.
+bench-controller: $(STAMP)
+	$(BIN)/python -m benchmarks.controller
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
