@@ -46,16 +46,18 @@ def list_checkpoints(directory: Path) -> list[CheckpointInfo]:
         match = CHECKPOINT_NAME.match(index.stem)
         if match is None:
             continue
-        files = checkpoint_files(directory, index.stem)
-        meta_path = metadata_path(directory, index.stem)
         try:
-            meta = json.loads(meta_path.read_text())
+            meta = json.loads(metadata_path(directory, index.stem).read_text())
         except (OSError, ValueError):
             meta = {}
+        try:
+            written = index.stat().st_mtime
+            size = sum(p.stat().st_size for p in checkpoint_files(directory, index.stem))
+        except OSError:  # rotated out by the learner while being listed
+            continue
         found.append(CheckpointInfo(
             name=index.stem, step=int(match.group(1)), frames=meta.get("frames"), episodes=meta.get("episodes"),
-            mean_return_100=meta.get("mean_return_100"), time=meta.get("time", index.stat().st_mtime),
-            size_bytes=sum(p.stat().st_size for p in files),
+            mean_return_100=meta.get("mean_return_100"), time=meta.get("time", written), size_bytes=size,
         ))
     return sorted(found, key=lambda info: info.step)
 

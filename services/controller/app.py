@@ -40,11 +40,20 @@ def create_app(config: ControllerConfig) -> FastAPI:
     app = FastAPI(title="seedrl controller", version="v1", description=DESCRIPTION, lifespan=lifespan)
     app.state.runtime = runtime
     app.state.metrics = metrics
-    app.state.auth = TokenAuth(config.token(), config.protect_reads)
+    auth = TokenAuth(config.token(), config.protect_reads)
     problems.install(app)
     app.include_router(experiments.router)
     app.include_router(health.router)
 
+    @app.middleware("http")
+    async def authenticate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        refusal = auth.refusal(request)
+        if refusal is not None:
+            status, detail, headers = refusal
+            return problems.problem(request, status, detail, headers=headers)
+        return await call_next(request)
+
+    # Added last, so it runs first: requests refused by `authenticate` are counted too.
     @app.middleware("http")
     async def count_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()

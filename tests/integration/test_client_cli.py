@@ -176,7 +176,7 @@ def test_lifecycle_errors_of_a_never_started_experiment(cli: Cli) -> None:
     create(cli, "idle")
     fails(cli("experiments", "stop", "idle"), "409 Conflict", "experiment 'idle' is not running (Pending)")
     fails(cli("experiments", "start", "idle"), "409 Conflict", "--max-active-experiments 0")
-    fails(cli("experiments", "resume", "idle", "--checkpoint", "ckpt-9"), "422", "\n  checkpoint: ", "ckpt-9")
+    fails(cli("experiments", "resume", "idle", "--checkpoint", "ckpt-9"), "409 Conflict", "has never run; start it")
     assert get(cli, "idle")["status"]["phase"] == "Pending"
 
 

@@ -123,6 +123,7 @@ def test_conflicting_operations_are_409(api):
     over_quota = api.post(f"{API}/twice/start")  # this controller runs at most 0 experiments
     assert over_quota.status_code == 409 and "max-active-experiments" in over_quota.json()["detail"]
     assert api.post(API, params={"start": "true"}, json=spec("started")).status_code == 409
+    assert api.get(f"{API}/started").status_code == 404  # refused whole: nothing was stored
     assert api.get(f"{API}/twice").json()["status"]["phase"] == "Pending"
 
 
@@ -141,6 +142,8 @@ def test_writes_need_the_token_and_reads_are_open(controller, api):
         assert "token" in missing.json()["detail"]
         assert anonymous.delete(f"{API}/twice").status_code == 401
         assert anonymous.get(API).status_code == 200
+        # The token is checked before the body is read: no token learns nothing about validation.
+        assert anonymous.post(API, content=b"{not json", headers={"content-type": "application/json"}).status_code == 401
     with controller.client(token="wrong-token") as wrong:
         forbidden = wrong.post(API, json=spec("anon"))
         assert forbidden.status_code == 403 and forbidden.headers["content-type"] == PROBLEM

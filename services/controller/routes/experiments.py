@@ -5,27 +5,22 @@ from __future__ import annotations
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any, Iterator
+from typing import IO, Annotated, Any, Iterator
 
 from fastapi import APIRouter, Body, Depends, Path as PathParam, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from seedrl.common.spec import NAME_MAX_LENGTH, NAME_PATTERN, ExperimentSpec
 from seedrl.controller.models import (
     Checkpoint, CheckpointList, Experiment, ExperimentList, ExperimentStatus, Phase, Problem, ResumeRequest, ScaleRequest,
 )
-from seedrl.controller.runtimes.base import Runtime
+from seedrl.controller.runtimes.base import NotFound, Runtime
 
 CHUNK = 1 << 20
 
 
 def _runtime(request: Request) -> Runtime:
     return request.app.state.runtime
-
-
-def _authorize(request: Request) -> None:
-    request.app.state.auth(request)
 
 
 RuntimeDep = Annotated[Runtime, Depends(_runtime)]
@@ -38,7 +33,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
                          (409, "Conflicts with the experiment's state"), (422, "Invalid input, naming the field"))
 }
 
-router = APIRouter(prefix="/api/v1", tags=["experiments"], dependencies=[Depends(_authorize)], responses=_ERRORS)
+router = APIRouter(prefix="/api/v1", tags=["experiments"], responses=_ERRORS)
 
 
 @router.post("/experiments", status_code=201, response_model=Experiment, summary="Create an experiment (and start it)")
@@ -107,20 +102,26 @@ def list_checkpoints(runtime: RuntimeDep, name: Name) -> CheckpointList:
     return CheckpointList(items=items)
 
 
-def _tar_gz(members: list[tuple[Path, str]]) -> Iterator[bytes]:
-    """A .tar.gz of (path, name in the archive) members, built in a spooled file and streamed."""
-    with tempfile.SpooledTemporaryFile(max_size=64 * CHUNK) as buffer:
-        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-            for path, arcname in members:
-                archive.add(path, arcname=arcname)
-        buffer.seek(0)
+def _chunks(buffer: IO[bytes]) -> Iterator[bytes]:
+    with buffer:
         while chunk := buffer.read(CHUNK):
             yield chunk
 
 
 def _archive(members: list[tuple[Path, str]], filename: str) -> StreamingResponse:
+    """A .tar.gz of (path, name in the archive) members, built whole before the response starts
+    (a file that vanishes meanwhile is a 404, never a truncated download), then streamed."""
+    buffer = tempfile.SpooledTemporaryFile(max_size=64 * CHUNK)
+    try:
+        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+            for path, arcname in members:
+                archive.add(path, arcname=arcname)
+    except FileNotFoundError:
+        buffer.close()
+        raise NotFound(f"{filename} changed while it was being archived (rotated out?)") from None
+    buffer.seek(0)
     return StreamingResponse(
-        _tar_gz(members), media_type="application/gzip",
+        _chunks(buffer), media_type="application/gzip",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
@@ -136,8 +137,8 @@ def download_checkpoint(runtime: RuntimeDep, name: Name, checkpoint: CheckpointN
 @router.get("/experiments/{name}/checkpoints/{checkpoint}/savedmodel", response_class=StreamingResponse,
             responses={200: {"content": {"application/gzip": {}}, "description": "A SavedModel of the policy as .tar.gz"}},
             summary="Export a checkpoint's policy as a TensorFlow SavedModel")
-async def export_checkpoint(runtime: RuntimeDep, name: Name, checkpoint: CheckpointName) -> StreamingResponse:
-    directory = await run_in_threadpool(runtime.export_saved_model, name, checkpoint)
+def export_checkpoint(runtime: RuntimeDep, name: Name, checkpoint: CheckpointName) -> StreamingResponse:
+    directory = runtime.export_saved_model(name, checkpoint)
     return _archive([(directory, f"{name}-{checkpoint}")], f"{name}-{checkpoint}-savedmodel.tar.gz")
 
 

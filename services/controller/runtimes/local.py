@@ -71,6 +71,7 @@ class LocalRuntime:
         self._runs: dict[str, LocalExperiment] = {}
         self._stoppers: dict[str, threading.Thread] = {}
         self._lock = threading.RLock()
+        self._export_lock = threading.Lock()
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="reconcile", daemon=True)
 
@@ -91,7 +92,7 @@ class LocalRuntime:
         with self._lock:
             for name in list(self._runs):
                 if name not in self._stoppers:
-                    self._begin_stop(name)
+                    self._begin_stop(self._record(name), None)
             stoppers = list(self._stoppers.values())
         for thread in stoppers:
             thread.join()
@@ -115,7 +116,7 @@ class LocalRuntime:
                 self._runs[record.name] = run
                 record.run = run.record()
                 if record.desired == "stopped":
-                    self._begin_stop(record.name)
+                    self._begin_stop(record, None)
                 log.info("adopted the running processes of %s", record.name)
             elif record.desired == "running":
                 record.status.message = "its processes were gone when the controller restarted; restarting from the newest checkpoint"
@@ -130,13 +131,18 @@ class LocalRuntime:
     def _loop(self) -> None:
         while not self._closed.wait(self._poll_s):
             with self._lock:
-                for record in self.store.all():
-                    try:
-                        self._reconcile(record)
-                    except Exception:  # one bad experiment must not stop the others
-                        log.exception("reconciling %s failed", record.name)
-                        self._metrics(m.CONTROLLER_RECONCILE_ERRORS).inc()
-                self._export_phase_counts()
+                try:
+                    records = self.store.all()
+                    for record in records:
+                        try:
+                            self._reconcile(record)
+                        except Exception:  # one bad experiment must not stop the others
+                            log.exception("reconciling %s failed", record.name)
+                            self._metrics(m.CONTROLLER_RECONCILE_ERRORS).inc()
+                    self._export_phase_counts()
+                except Exception:  # the store itself: keep the loop alive and try again
+                    log.exception("a reconcile pass failed")
+                    self._metrics(m.CONTROLLER_RECONCILE_ERRORS).inc()
 
     def _reconcile(self, record: StoredExperiment) -> None:
         name = record.name
@@ -148,20 +154,22 @@ class LocalRuntime:
             if run is None:
                 return
         outcome = run.supervise()
+        # Record the pids at once, so that a controller killed now adopts what was just started.
+        record.run = run.record()
+        self.store.save(record)
         self._observe(record, run)
         if outcome is not None:
-            self._finish(record, run, outcome)
+            self._begin_stop(record, outcome)
             return
-        record.run = run.record()
         self.store.save(record)
 
     def _launch(self, record: StoredExperiment) -> LocalExperiment | None:
         run = LocalExperiment(record.spec, self._logdir(record.name), self.experiments_root, OPTIONS)
         try:
             run.start(record.start_checkpoint)
-        except CheckpointNotFound as error:
+        except Exception as error:  # a missing checkpoint, a full disk, ...: never leave processes behind
             run.stop()
-            self._fail(record, f"cannot start: {error}")
+            self._end(record, Phase.FAILED, f"cannot start: {error}")
             return None
         self._runs[record.name] = run
         status = record.status
@@ -202,16 +210,6 @@ class LocalRuntime:
         set_condition(status, "Checkpointed", latest is not None, "Saved" if latest else "NoneYet",
                       latest.name if latest else "")
 
-    def _finish(self, record: StoredExperiment, run: LocalExperiment, outcome: Outcome) -> None:
-        final = run.stop()
-        if final is not None:
-            self._copy_counters(record.status, final)
-        self._runs.pop(record.name, None)
-        self._end(record, outcome.phase, outcome.message)
-
-    def _fail(self, record: StoredExperiment, message: str) -> None:
-        self._end(record, Phase.FAILED, message)
-
     def _end(self, record: StoredExperiment, phase: Phase | str, message: str) -> None:
         status = record.status
         status.phase, status.message, status.finished_at = Phase(phase), message, _now()
@@ -223,24 +221,38 @@ class LocalRuntime:
         record.desired, record.run = "stopped", None
         self.store.save(record)
 
-    def _begin_stop(self, name: str) -> None:
+    def _begin_stop(self, record: StoredExperiment, outcome: Outcome | None) -> None:
+        """Stop a run on its own thread (up to a minute: the learner's final checkpoint), then record how it
+        ended: `outcome` if it ended on its own, else Stopped (or, if it should still run, nothing)."""
+        name = record.name
+        if outcome is not None:
+            record.desired = "stopped"
+        record.status.phase = Phase.STOPPING
+        record.status.message = outcome.message if outcome else "stopping: actors first, then the learner"
+        self.store.save(record)
         run = self._runs[name]
-        thread = threading.Thread(target=self._stop_run, args=(name, run), name=f"stop-{name}", daemon=True)
+        thread = threading.Thread(target=self._stop_run, args=(name, run, outcome), name=f"stop-{name}", daemon=True)
         self._stoppers[name] = thread
         thread.start()
 
-    def _stop_run(self, name: str, run: LocalExperiment) -> None:
-        final = run.stop()
-        with self._lock:
-            self._runs.pop(name, None)
-            self._stoppers.pop(name, None)
-            record = self.store.get(name)
-            if record is None:
-                return
-            if final is not None:
-                self._copy_counters(record.status, final)
-            if record.desired == "stopped":
-                self._end(record, Phase.STOPPED, "stopped on request; the learner wrote a final checkpoint")
+    def _stop_run(self, name: str, run: LocalExperiment, outcome: Outcome | None) -> None:
+        final = None
+        try:
+            final = run.stop()
+        except Exception:
+            log.exception("stopping %s failed", name)
+        finally:
+            with self._lock:
+                self._runs.pop(name, None)
+                self._stoppers.pop(name, None)
+                record = self.store.get(name)
+                if record is not None:
+                    if final is not None:
+                        self._copy_counters(record.status, final)
+                    if outcome is not None:
+                        self._end(record, outcome.phase, outcome.message)
+                    elif record.desired == "stopped":
+                        self._end(record, Phase.STOPPED, "stopped on request; the learner wrote a final checkpoint")
 
     def _export_phase_counts(self) -> None:
         counts = self.phase_counts()
@@ -266,7 +278,7 @@ class LocalRuntime:
                           created_at=datetime.fromtimestamp(record.created_at, timezone.utc))
 
     def _check_quota(self) -> None:
-        active = sum(record.desired == "running" for record in self.store.all())
+        active = sum(record.desired == "running" or record.name in self._stoppers for record in self.store.all())
         if active >= self._max_active:
             raise Conflict(f"{active} experiments are running already, the most this controller runs at once "
                            f"(--max-active-experiments {self._max_active}); stop one first")
@@ -282,6 +294,8 @@ class LocalRuntime:
         with self._lock:
             if spec.resume_from is not None:
                 self._check_checkpoint(spec.name, spec.resume_from, "resume_from")
+            if start:
+                self._check_quota()
             record = StoredExperiment(name=spec.name, spec=spec)
             record.status.desired_actors = spec.actors
             record.status.message = "created; not started"
@@ -317,9 +331,7 @@ class LocalRuntime:
                 raise Conflict(f"experiment {name!r} is not running ({record.status.phase.value})")
             record.desired = "stopped"
             if name in self._runs:
-                record.status.phase, record.status.message = Phase.STOPPING, "stopping: actors first, then the learner"
-                self.store.save(record)
-                self._begin_stop(name)
+                self._begin_stop(record, None)
             else:
                 self._end(record, Phase.STOPPED, "stopped before it started")
             return self._view(record)
@@ -329,6 +341,8 @@ class LocalRuntime:
             record = self._record(name)
             if record.desired == "running" or record.status.phase == Phase.STOPPING:
                 raise Conflict(f"experiment {name!r} is {record.status.phase.value}; stop it before resuming")
+            if record.status.phase == Phase.PENDING:
+                raise Conflict(f"experiment {name!r} has never run; start it")
             if checkpoint is not None:
                 self._check_checkpoint(name, checkpoint, "checkpoint")
             return self._want_running(record, checkpoint, f"resuming from {checkpoint or 'the newest checkpoint'}")
@@ -360,11 +374,14 @@ class LocalRuntime:
             record.desired = "stopped"
             self.store.save(record)
             if name in self._runs and name not in self._stoppers:
-                self._begin_stop(name)
+                self._begin_stop(record, None)
             stopper = self._stoppers.get(name)
         if stopper is not None:
             stopper.join()
         with self._lock:
+            leftover = self._runs.pop(name, None)
+            if leftover is not None:  # started again while this delete waited
+                leftover.stop()
             self.store.delete(name)
             if delete_checkpoints:
                 shutil.rmtree(self._logdir(name), ignore_errors=True)
@@ -392,19 +409,30 @@ class LocalRuntime:
         return files
 
     def export_saved_model(self, name: str, checkpoint: str) -> Path:
-        """A SavedModel of `checkpoint`'s policy, exported once by a `seedrl export` process and kept."""
-        self.checkpoint_files(name, checkpoint)
+        """A SavedModel of `checkpoint`'s policy, exported by a `seedrl export` process and kept.
+
+        Exports are named after the checkpoint and its write time, so a checkpoint number
+        written again (a resume from an older checkpoint) is exported again. The export
+        writes a temporary folder and renames it, so a failed one leaves nothing behind.
+        """
+        files = self.checkpoint_files(name, checkpoint)
         folder = self._folder(name)
-        out = folder.exports / checkpoint
-        if not out.is_dir():
+        index = next(path for path in files if path.suffix == ".index")
+        out = folder.exports / f"{checkpoint}-{index.stat().st_mtime_ns}"
+        with self._export_lock:
+            if out.is_dir():
+                return out
             out.parent.mkdir(exist_ok=True)
-            result = subprocess.run(
-                [sys.executable, "-m", "seedrl.cli", "export", "--config", str(folder.learner_config),
-                 "--checkpoint", str(folder.checkpoints / checkpoint), "--out", str(out)],
-                capture_output=True, text=True, timeout=EXPORT_TIMEOUT_S,
-            )
-            if result.returncode != 0 and not out.is_dir():
-                raise RuntimeError(f"exporting {name}/{checkpoint} failed: {result.stdout[-2000:]}")
+            try:
+                result = subprocess.run(
+                    [sys.executable, "-m", "seedrl.cli", "export", "--config", str(folder.learner_config),
+                     "--checkpoint", str(folder.checkpoints / checkpoint), "--out", str(out)],
+                    capture_output=True, text=True, timeout=EXPORT_TIMEOUT_S,
+                )
+            except subprocess.TimeoutExpired:
+                raise Conflict(f"exporting {name}/{checkpoint} took over {EXPORT_TIMEOUT_S:.0f}s; try again") from None
+            if result.returncode != 0:
+                raise RuntimeError(f"exporting {name}/{checkpoint} failed: {result.stdout[-2000:]}{result.stderr[-2000:]}")
         return out
 
     def learner_metrics(self, name: str) -> str:
