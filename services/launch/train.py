@@ -15,7 +15,8 @@ from typing import Any, TextIO
 
 from seedrl.actor.envs import reward_threshold
 from seedrl.common.checkpoint_files import latest_checkpoint
-from seedrl.controller.runtimes.local_experiment import LocalExperiment, LocalOptions, write_json
+from seedrl.common.files import write_json
+from seedrl.controller.runtimes.local_experiment import LocalExperiment, LocalOptions
 from seedrl.launch.config import TrainConfig
 from seedrl.v1 import learner_pb2 as pb
 

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from seedrl.common import metrics as m
 from seedrl.common.checkpoint_files import checkpoint_files, latest_checkpoint, list_checkpoints
 from seedrl.common.run_folder import RunFolder
-from seedrl.common.spec import ExperimentSpec, check_actor_slots
+from seedrl.common.spec import ExperimentSpec
 from seedrl.controller.models import Checkpoint, Condition, Experiment, ExperimentStatus, Phase
 from seedrl.controller.runtimes.base import Conflict, Invalid, NotFound
 from seedrl.controller.runtimes.local_experiment import (
@@ -110,7 +110,7 @@ class LocalRuntime:
 
     def _recover(self, record: StoredExperiment) -> None:
         if record.run is not None:
-            run = LocalExperiment.adopt(record.spec, self._logdir(record.name), self.experiments_root, OPTIONS, record.run)
+            run = LocalExperiment.adopt(record.spec, self._folder(record.name).path, self.experiments_root, OPTIONS, record.run)
             record.run = None
             if run is not None:
                 self._runs[record.name] = run
@@ -154,9 +154,10 @@ class LocalRuntime:
             if run is None:
                 return
         outcome = run.supervise()
-        # Record the pids at once, so that a controller killed now adopts what was just started.
-        record.run = run.record()
-        self.store.save(record)
+        processes = run.record()
+        if processes != record.run:  # record new pids at once: a controller killed now adopts them
+            record.run = processes
+            self.store.save(record)
         self._observe(record, run)
         if outcome is not None:
             self._begin_stop(record, outcome)
@@ -164,7 +165,7 @@ class LocalRuntime:
         self.store.save(record)
 
     def _launch(self, record: StoredExperiment) -> LocalExperiment | None:
-        run = LocalExperiment(record.spec, self._logdir(record.name), self.experiments_root, OPTIONS)
+        run = LocalExperiment(record.spec, self._folder(record.name).path, self.experiments_root, OPTIONS)
         try:
             run.start(record.start_checkpoint)
         except Exception as error:  # a missing checkpoint, a full disk, ...: never leave processes behind
@@ -261,11 +262,8 @@ class LocalRuntime:
 
     # --- API operations ------------------------------------------------------------------
 
-    def _logdir(self, name: str) -> Path:
-        return self.experiments_root / name
-
     def _folder(self, name: str) -> RunFolder:
-        return RunFolder(self._logdir(name))
+        return RunFolder(self.experiments_root / name)
 
     def _record(self, name: str) -> StoredExperiment:
         record = self.store.get(name)
@@ -353,7 +351,6 @@ class LocalRuntime:
             if record.status.phase == Phase.STOPPING:
                 raise Conflict(f"experiment {name!r} is stopping")
             try:
-                check_actor_slots(actors, record.spec.envs_per_actor, record.spec.inference.max_slots)
                 record.spec = ExperimentSpec.model_validate({**record.spec.model_dump(), "actors": actors})
             except (ValueError, ValidationError) as error:
                 raise Invalid("actors", str(error)) from None
@@ -384,7 +381,7 @@ class LocalRuntime:
                 leftover.stop()
             self.store.delete(name)
             if delete_checkpoints:
-                shutil.rmtree(self._logdir(name), ignore_errors=True)
+                shutil.rmtree(self._folder(name).path, ignore_errors=True)
 
     def _check_checkpoint(self, name: str, reference: str, field: str) -> Path:
         try:

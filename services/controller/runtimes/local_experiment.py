@@ -8,7 +8,7 @@ resumes from its newest checkpoint) until it crash-loops.
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import logging
 import time
 from collections import deque
@@ -22,7 +22,7 @@ from google.protobuf import json_format
 from seedrl.actor.config import ActorConfig
 from seedrl.common import defaults
 from seedrl.common.checkpoint_files import checkpoint_files, list_checkpoints
-from seedrl.common.files import write_atomically
+from seedrl.common.files import write_json
 from seedrl.common.ports import free_port
 from seedrl.common.run_folder import RunFolder
 from seedrl.common.spec import ExperimentSpec, LearningSpec
@@ -40,10 +40,6 @@ LEARNER_STOP_TIMEOUT_S = 60.0
 LEARNER_MAX_RESTARTS = 3
 LEARNER_RESTART_WINDOW_S = 300.0
 STATUS_TIMEOUT_S = 2.0
-
-
-def write_json(path: Path, data: Any) -> None:
-    write_atomically(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
 class CheckpointNotFound(LookupError):
@@ -268,7 +264,7 @@ class LocalExperiment:
         cls, spec: ExperimentSpec, logdir: Path, experiments_root: Path, options: LocalOptions, record: dict[str, Any]
     ) -> "LocalExperiment | None":
         """Take over the live processes in `record`; None if its learner is gone (actors found are stopped)."""
-        run = cls(spec, logdir, experiments_root, LocalOptions(**{**options.__dict__, "port": record["port"]}))
+        run = cls(spec, logdir, experiments_root, dataclasses.replace(options, port=record["port"]))
         run.metrics_port = record["metrics_port"]
         run.actors = record["actors"]
         run.learner_started_at = record["learner_started_at"]
