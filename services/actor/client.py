@@ -26,10 +26,13 @@ class LearnerStream:
 
     @classmethod
     async def open(
-        cls, stub: pb_grpc.LearnerStub, actor_id: str, run_id: int, num_envs: int, spec: EnvSpec
+        cls, stub: pb_grpc.LearnerStub, actor_id: str, run_id: int, num_envs: int, spec: EnvSpec,
+        evaluation: bool = False,
     ) -> "LearnerStream":
         call = stub.Act()
-        hello = pb.Hello(actor_id=actor_id, run_id=run_id, num_envs=num_envs, env_spec=spec_to_proto(spec))
+        hello = pb.Hello(
+            actor_id=actor_id, run_id=run_id, num_envs=num_envs, env_spec=spec_to_proto(spec), evaluation=evaluation
+        )
         await call.write(pb.ActorMessage(hello=hello))
         reply = await call.read()
         if reply is grpc.aio.EOF or reply.WhichOneof("kind") != "welcome":

@@ -26,6 +26,7 @@ class ActorConfig(BaseModel):
     actor_id: str = Field(default_factory=_default_actor_id, min_length=1, max_length=100, description="Stable actor name (default host-pid).")
     experiment: str = Field("default", description="Experiment name (metrics label).")
     seed: int = Field(0, description="Environment i is seeded with seed + i.")
+    evaluation: bool = Field(False, description="Evaluation envs: greedy actions, not trained on, a separate return.")
     metrics_port: int = Field(-1, ge=-1, le=65535, description="Prometheus /metrics port (0 picks one, -1 disables).")
     max_message_mb: float = Field(defaults.MAX_MESSAGE_MB, gt=0, le=1024, description="Largest gRPC message.")
     backoff_initial_s: float = Field(0.1, gt=0, description="First wait before reconnecting to the learner.")

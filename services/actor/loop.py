@@ -97,7 +97,9 @@ class Actor:
         async with grpc.aio.insecure_channel(config.learner, options=options) as channel:
             stub = pb_grpc.LearnerStub(channel)
             streams = [
-                await LearnerStream.open(stub, f"{config.actor_id}/{g}", self._run_id, len(group), self._spec)
+                await LearnerStream.open(
+                    stub, f"{config.actor_id}/{g}", self._run_id, len(group), self._spec, config.evaluation
+                )
                 for g, group in enumerate(self._groups)
             ]
             self._backoff.reset()

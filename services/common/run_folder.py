@@ -33,8 +33,9 @@ class RunFolder:
     def learner_config(self) -> Path:
         return self.path / "learner.json"
 
-    def actor_config(self, index: int) -> Path:
-        return self.path / f"actor-{index}.json"
+    def actor_config(self, name: str) -> Path:
+        """The config of actor process `name` (`actor-<i>` or `evaluator`)."""
+        return self.path / f"{name}.json"
 
     @property
     def final_status(self) -> Path:

@@ -125,6 +125,8 @@ class LearningSpec(_Strict):
         return env
 
 
+MAX_ACTORS = 1024
+
 class ExperimentSpec(LearningSpec):
     """An experiment: one learner, its actors, and what they learn."""
 
@@ -135,7 +137,12 @@ class ExperimentSpec(LearningSpec):
     )
 
     name: ExperimentName = Field(description="DNS-1123 label (lowercase letters, digits and '-'), at most 40 characters.")
-    actors: int = Field(2, ge=0, le=1024, description="Actor processes (pods); 0 keeps the learner up with no actors.")
+    actors: int = Field(2, ge=0, le=MAX_ACTORS, description="Actor processes (pods); 0 keeps the learner up with no actors.")
+    eval_envs: int = Field(
+        0, ge=0, le=4096,
+        description="Evaluation environments, stepped by one extra actor: greedy actions, never trained on, "
+                    "their mean return reported apart (seedrl_eval_episode_return_mean).",
+    )
     envs_per_actor: int = Field(16, ge=1, le=4096, validate_default=True, description="Environments stepped by each actor.")
     streams_per_actor: int = Field(2, ge=1, le=64, description="Env groups per actor stepped while the others wait (2 = double buffering); at most envs_per_actor are used.")
     resources: Resources = Field(default_factory=Resources)
@@ -146,9 +153,9 @@ class ExperimentSpec(LearningSpec):
     @field_validator("envs_per_actor")
     @classmethod
     def _fits_the_slots(cls, envs_per_actor: int, info: ValidationInfo) -> int:
-        inference, actors = info.data.get("inference"), info.data.get("actors")
-        if inference is not None and actors is not None:
-            check_actor_slots(actors, envs_per_actor, inference.max_slots)
+        inference, actors, eval_envs = info.data.get("inference"), info.data.get("actors"), info.data.get("eval_envs")
+        if inference is not None and actors is not None and eval_envs is not None:
+            check_actor_slots(actors, envs_per_actor, inference.max_slots, eval_envs)
         return envs_per_actor
 
     @property
@@ -157,10 +164,12 @@ class ExperimentSpec(LearningSpec):
         return min(self.streams_per_actor, self.envs_per_actor)
 
 
-def check_actor_slots(actors: int, envs_per_actor: int, max_slots: int) -> None:
-    """Raise ValueError if `actors` actors of `envs_per_actor` envs need more env slots than the learner leases."""
-    needed = actors * envs_per_actor
+def check_actor_slots(actors: int, envs_per_actor: int, max_slots: int, eval_envs: int = 0) -> None:
+    """Raise ValueError if the actors' envs plus the evaluation envs need more env slots than the learner leases."""
+    needed = actors * envs_per_actor + eval_envs
     if needed > max_slots:
+        evaluation = f" + {eval_envs} evaluation envs" if eval_envs else ""
         raise ValueError(
-            f"{actors} actors x {envs_per_actor} envs = {needed} env slots, more than inference.max_slots ({max_slots})"
+            f"{actors} actors x {envs_per_actor} envs{evaluation} = {needed} env slots, "
+            f"more than inference.max_slots ({max_slots})"
         )

@@ -107,6 +107,13 @@ class CheckpointList(BaseModel):
     items: list[Checkpoint]
 
 
+class ScrapeTargets(BaseModel):
+    """One group of Prometheus HTTP service-discovery targets (`http_sd_configs`)."""
+
+    targets: list[str] = Field(description="host:port of /metrics endpoints.")
+    labels: dict[str, str] = Field(description="Target labels: `experiment` and `role` (learner or actor).")
+
+
 class Problem(BaseModel):
     """An error, as RFC 9457 problem details (`application/problem+json`)."""
 

@@ -46,6 +46,7 @@ class Checkpointer:
         self._stats.frames = int(self._frames.numpy())
         self._stats.episodes = int(self._episodes.numpy())
         self.last_step = int(target.rsplit("-", 1)[-1])
+        self.last_time = Path(f"{target}.index").stat().st_mtime
         log.info("restored %s (%d frames)", target, self._stats.frames)
         return target
 

@@ -9,7 +9,7 @@ loops run over requests (streams), never over environments.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -21,6 +21,9 @@ from seedrl.learner.requests import StepRequest
 from seedrl.learner.slots import SlotTable
 from seedrl.learner.unroll_queue import UnrollQueue
 from seedrl.learner.unrolls import UnrollAssembler
+
+if TYPE_CHECKING:
+    from prometheus_client import Counter
 
 
 def unroll_fields(agent: Agent, spec: EnvSpec) -> dict[str, FieldSpec]:
@@ -46,6 +49,7 @@ class InferencePipeline:
         capacity: int,
         unroll_queue: UnrollQueue,
         stats: EpisodeStats,
+        eval_stats: EpisodeStats,
         metrics: m.Metrics,
         policy_version: Callable[[], int],
         collect_unrolls: bool = True,
@@ -57,16 +61,18 @@ class InferencePipeline:
         self._unrolls = UnrollAssembler(capacity, agent.unroll_length, unroll_fields(agent, spec), agent.state_specs)
         self._queue = unroll_queue
         self._stats = stats
+        self._eval_stats = eval_stats
         self._policy_version = policy_version
         self._collect_unrolls = collect_unrolls
         self._batch_size = metrics(m.INFERENCE_BATCH)
         self._latency = metrics(m.INFERENCE_LATENCY)
         self._frames = metrics(m.ENV_FRAMES)
         self._episodes = metrics(m.EPISODES)
+        self._eval_episodes = metrics(m.EVAL_EPISODES)
 
-    def lease(self, count: int) -> np.ndarray:
-        """Lease `count` fresh slots (state reset, no partial unroll)."""
-        slots = self.slots.lease(count)
+    def lease(self, count: int, evaluation: bool = False) -> np.ndarray:
+        """Lease `count` fresh slots (state reset, no partial unroll); evaluation slots act greedily."""
+        slots = self.slots.lease(count, evaluation)
         self._unrolls.reset(slots)
         return slots
 
@@ -90,7 +96,9 @@ class InferencePipeline:
         done = terminated | truncated
         n = len(slots)
 
-        self._track_episodes(slots, rewards, done)
+        evaluation = table.evaluation[slots]
+        any_evaluation = bool(evaluation.any())
+        self._track_episodes(slots, rewards, done, evaluation if any_evaluation else None)
 
         # Inference on every row plus the final observations of truncated episodes, which
         # continue the recurrent state of their (ended) episode.
@@ -103,6 +111,9 @@ class InferencePipeline:
             model_state = tuple(np.concatenate([s, s[final_rows]]) for s in state_in)
         out = self._agent.act(model_obs, model_done, model_state)
         actions = out.action[:n]
+        if any_evaluation:
+            rows = evaluation.reshape((n,) + (1,) * (actions.ndim - 1))
+            actions = np.where(rows, out.greedy_action[:n], actions)
         truncation_value = np.zeros(n, np.float32)
         truncation_value[final_rows] = out.value[n:]
 
@@ -119,12 +130,23 @@ class InferencePipeline:
                 "truncated": truncated, "truncation_value": truncation_value, "action": actions,
                 **{name: value[:n] for name, value in out.extras.items()},
             }
+            if any_evaluation:  # evaluation envs are never trained on
+                train = ~evaluation
+                slots, state_in = slots[train], tuple(s[train] for s in state_in)
+                step = {name: value[train] for name, value in step.items()}
             finished = self._unrolls.append(slots, step, state_in, self._policy_version())
             if finished is not None:
                 self._queue.put(finished)  # blocks while training is behind (back-pressure)
         return np.split(actions, np.cumsum(counts[:-1]))
 
-    def _track_episodes(self, slots: np.ndarray, rewards: np.ndarray, done: np.ndarray) -> None:
+    def _track_episodes(
+        self, slots: np.ndarray, rewards: np.ndarray, done: np.ndarray, evaluation: np.ndarray | None
+    ) -> None:
+        """Episode returns and frames of N rows; `evaluation` [N] bool (None: no evaluation row).
+
+        Evaluation rows count toward the evaluation return only: neither their
+        episodes nor their frames are the training run's.
+        """
         table = self.slots
         length = table.episode_length[slots]
         stepped = length >= 0  # a fresh slot's first row is its reset observation, not a step
@@ -132,12 +154,24 @@ class InferencePipeline:
         returns = table.episode_return[slots] + rewards
         ended = done & stepped
         if ended.any():
-            self._stats.record(returns[ended], length[ended])
-            self._episodes.inc(int(ended.sum()))
+            if evaluation is None:
+                self._record(self._stats, self._episodes, returns[ended], length[ended])
+            else:
+                train_ended, eval_ended = ended & ~evaluation, ended & evaluation
+                self._record(self._stats, self._episodes, returns[train_ended], length[train_ended])
+                self._record(self._eval_stats, self._eval_episodes, returns[eval_ended], length[eval_ended])
         returns[done] = 0.0
         length[done] = 0
         table.episode_return[slots] = returns
         table.episode_length[slots] = length
-        frames = int(stepped.sum()) * self._frames_per_step
+        trained_steps = stepped if evaluation is None else stepped & ~evaluation
+        frames = int(trained_steps.sum()) * self._frames_per_step
         self._stats.frames += frames
         self._frames.inc(frames)
+
+    @staticmethod
+    def _record(stats: EpisodeStats, counter: Counter, returns: np.ndarray, lengths: np.ndarray) -> None:
+        """Add finished episodes, returns [E] and lengths [E], to `stats` and `counter`."""
+        if len(returns):
+            stats.record(returns, lengths)
+            counter.inc(len(returns))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import signal
 from pathlib import Path
 
@@ -45,16 +44,18 @@ class Learner:
         self.agent = build_agent(config, self.spec)
         self.metrics = m.Metrics(config.experiment, "learner")
         self.stats = EpisodeStats()
+        self.eval_stats = EpisodeStats()
         self.checkpointer = Checkpointer(config.folder.checkpoints, self.agent.checkpoint_items(), self.stats, config.checkpoint.keep)
         self.restored_from = self.checkpointer.restore(config.restore_from)
         self.queue = UnrollQueue(capacity=config.unroll_queue_batches * self.agent.batch_size)
         self.pipeline = InferencePipeline(
-            self.agent, self.spec, config.inference.max_slots, self.queue, self.stats, self.metrics, lambda: self.agent.steps,
+            self.agent, self.spec, config.inference.max_slots, self.queue, self.stats, self.eval_stats, self.metrics,
+            lambda: self.agent.steps,
             collect_unrolls=not config.inference_only,
         )
         config.folder.tensorboard.mkdir(parents=True, exist_ok=True)
         self.trainer = Trainer(
-            self.agent, self.queue, self.stats, self.checkpointer, self.metrics,
+            self.agent, self.queue, self.stats, self.eval_stats, self.checkpointer, self.metrics,
             tf.summary.create_file_writer(str(config.folder.tensorboard)),
             config.total_frames, config.checkpoint.every_s, config.summary_every_s,
         )
@@ -123,14 +124,15 @@ class Learner:
         """Once a second: frame rate and gauges; stop when training has finished."""
         meter = RateMeter()
         fps = self.metrics(m.ENV_FPS)
-        mean_return = self.metrics(m.EPISODE_RETURN)
-        mean_length = self.metrics(m.EPISODE_LENGTH)
         while not self.trainer.finished.is_set() and self.stats.frames < self.config.total_frames:
             self._fps = meter.update(self.stats.frames)
             fps.set(self._fps)
-            if not math.isnan(self.stats.mean_return):
-                mean_return.set(self.stats.mean_return)
-                mean_length.set(self.stats.mean_length)
+            # Means appear with the first episode: a 0 before it would read as a return.
+            if self.stats.episodes:
+                self.metrics(m.EPISODE_RETURN).set(self.stats.mean_return)
+                self.metrics(m.EPISODE_LENGTH).set(self.stats.mean_length)
+            if self.eval_stats.episodes:
+                self.metrics(m.EVAL_RETURN).set(self.eval_stats.mean_return)
             await asyncio.sleep(1.0)
         stop.set()
 

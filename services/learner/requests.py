@@ -15,10 +15,19 @@ from seedrl.common.spaces import EnvSpec
 from seedrl.v1 import learner_pb2 as pb
 
 
+# Why the learner refuses a message: the bounded values of seedrl_rejected_messages_total's `reason`.
+REJECTION_REASONS = (
+    "actor_id", "bad_tensor", "dtype", "env_spec", "final_indices", "missing_field", "num_envs", "rewards",
+    "run_id", "shape", "slots_exhausted", "unexpected_message", "unknown_actor",
+)
+
+
 class ProtocolError(ValueError):
-    """A message breaks the protocol. `reason` is a short, bounded label for metrics."""
+    """A message breaks the protocol. `reason` is one of REJECTION_REASONS."""
 
     def __init__(self, reason: str, detail: str):
+        if reason not in REJECTION_REASONS:
+            raise ValueError(f"unknown rejection reason {reason!r}")
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
 

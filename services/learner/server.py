@@ -15,7 +15,7 @@ from seedrl.common import tensors
 from seedrl.common.spaces import EnvSpec, spec_from_proto
 from seedrl.learner.batcher import DeadlineBatcher
 from seedrl.learner.inference import InferencePipeline
-from seedrl.learner.requests import ProtocolError, StepRequest, decode_step
+from seedrl.learner.requests import REJECTION_REASONS, ProtocolError, StepRequest, decode_step
 from seedrl.learner.slots import SlotsExhausted
 from seedrl.v1 import learner_pb2 as pb
 from seedrl.v1 import learner_pb2_grpc as pb_grpc
@@ -56,9 +56,9 @@ class LearnerService(pb_grpc.LearnerServicer):
         self._status = status
         self._learner_steps = learner_steps
         self._leases: dict[str, Lease] = {}
-        self._metrics = metrics
         self._streams = metrics(m.CONNECTED_STREAMS)
         self._leased = metrics(m.LEASED_SLOTS)
+        self._rejected = {reason: metrics(m.REJECTED_MESSAGES, reason=reason) for reason in REJECTION_REASONS}
 
     @property
     def open_streams(self) -> int:
@@ -95,7 +95,7 @@ class LearnerService(pb_grpc.LearnerServicer):
             await asyncio.shield(self._close(lease))
 
     async def _reject(self, context: grpc.aio.ServicerContext, error: ProtocolError) -> None:
-        self._metrics(m.REJECTED_MESSAGES, reason=error.reason).inc()
+        self._rejected[error.reason].inc()
         await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
 
     async def _open(self, message: pb.ActorMessage, context: grpc.aio.ServicerContext) -> Lease:
@@ -113,7 +113,7 @@ class LearnerService(pb_grpc.LearnerServicer):
             await self._reject(context, ProtocolError("env_spec", str(error)))
         differences = self._spec.differences(spec)
         if differences:
-            self._metrics(m.REJECTED_MESSAGES, reason="env_spec").inc()
+            self._rejected["env_spec"].inc()
             await context.abort(
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"env spec does not match experiment {self._experiment!r}: " + "; ".join(differences),
@@ -124,15 +124,15 @@ class LearnerService(pb_grpc.LearnerServicer):
             previous.evicted = True
             previous.task.cancel()
         try:
-            slots = await self._batcher.run_exclusive(self._pipeline.lease, hello.num_envs)
+            slots = await self._batcher.run_exclusive(self._pipeline.lease, hello.num_envs, hello.evaluation)
         except SlotsExhausted as error:
-            self._metrics(m.REJECTED_MESSAGES, reason="slots_exhausted").inc()
+            self._rejected["slots_exhausted"].inc()
             await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
         lease = Lease(hello.actor_id, hello.run_id, slots, asyncio.current_task())
         self._leases[hello.actor_id] = lease
         self._batcher.stream_opened()
         self._update_gauges()
-        log.info("actor %s connected with %d envs", hello.actor_id, hello.num_envs)
+        log.info("actor %s connected with %d%s envs", hello.actor_id, hello.num_envs, " evaluation" if hello.evaluation else "")
         return lease
 
     async def _close(self, lease: Lease) -> None:

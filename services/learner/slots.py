@@ -26,6 +26,7 @@ class SlotTable:
       episode_return: [capacity] float64 return of the running episode.
       episode_length: [capacity] int64 steps of the running episode; -1 until the
         slot's first row (the reset observation) has arrived.
+      evaluation: [capacity] bool, the slot belongs to an evaluation stream.
     """
 
     def __init__(self, capacity: int, state_specs: tuple[FieldSpec, ...], action: FieldSpec):
@@ -37,18 +38,20 @@ class SlotTable:
         self.prev_reward = np.zeros(capacity, np.float32)
         self.episode_return = np.zeros(capacity, np.float64)
         self.episode_length = np.full(capacity, -1, np.int64)
+        self.evaluation = np.zeros(capacity, bool)
 
     @property
     def leased(self) -> int:
         return self.capacity - self._num_free
 
-    def lease(self, count: int) -> np.ndarray:
+    def lease(self, count: int, evaluation: bool = False) -> np.ndarray:
         """Take `count` free slots and reset their state; returns [count] int32 slot ids."""
         if count > self._num_free:
             raise SlotsExhausted(f"{count} env slots requested, {self._num_free} of {self.capacity} free")
         self._num_free -= count
         slots = self._free[self._num_free : self._num_free + count][::-1].copy()
         self.reset(slots)
+        self.evaluation[slots] = evaluation
         return slots
 
     def release(self, slots: np.ndarray) -> None:

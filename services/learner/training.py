@@ -19,6 +19,20 @@ from seedrl.learner.unrolls import Unrolls
 log = logging.getLogger(__name__)
 
 
+AGENT_METRIC_TAGS = {"gradient_norm": m.GRAD_NORM.name, "learning_rate": m.LEARNING_RATE.name}
+
+
+def tensorboard_tag(agent_name: str, metric: str) -> str:
+    """The TensorBoard tag of an agent's train-step metric: the Prometheus name where one exists.
+
+    `loss/policy` -> `seedrl_loss/policy`; `gradient_norm` -> `seedrl_gradient_norm`;
+    agent-specific diagnostics keep their name under the agent's: `vtrace/mean_rho`.
+    """
+    if metric.startswith("loss/"):
+        return f"{m.LOSS.name}/{metric.removeprefix('loss/')}"
+    return AGENT_METRIC_TAGS.get(metric, f"{agent_name}/{metric}")
+
+
 def time_major(unrolls: Unrolls) -> TrainingBatch:
     """[B, T+1, ...] unrolls -> a [T+1, B, ...] training batch."""
     steps = {name: np.ascontiguousarray(np.swapaxes(field, 0, 1)) for name, field in unrolls.steps.items()}
@@ -36,6 +50,7 @@ class Trainer(threading.Thread):
         agent: Agent,
         queue: UnrollQueue,
         stats: EpisodeStats,
+        eval_stats: EpisodeStats,
         checkpointer: Checkpointer,
         metrics: m.Metrics,
         summary_writer: tf.summary.SummaryWriter,
@@ -47,6 +62,7 @@ class Trainer(threading.Thread):
         self._agent = agent
         self._queue = queue
         self._stats = stats
+        self._eval_stats = eval_stats
         self._checkpointer = checkpointer
         self._writer = summary_writer
         self._total_frames = total_frames
@@ -61,6 +77,10 @@ class Trainer(threading.Thread):
         self._queue_depth = metrics(m.UNROLL_QUEUE)
         self._grad_norm = metrics(m.GRAD_NORM)
         self._learning_rate = metrics(m.LEARNING_RATE)
+        self._saves = metrics(m.CHECKPOINTS)
+        self._checkpoint_duration = metrics(m.CHECKPOINT_DURATION)
+        self._last_checkpoint = metrics(m.LAST_CHECKPOINT)
+        self._last_checkpoint.set(checkpointer.last_time)
 
     def stop(self) -> None:
         self._stop_requested.set()
@@ -78,29 +98,38 @@ class Trainer(threading.Thread):
 
     def _loop(self) -> None:
         last_checkpoint = last_summary = time.monotonic()
-        while not self._stop_requested.is_set():
-            if self._stats.frames >= self._total_frames:
-                log.info("reached %d frames", self._stats.frames)
-                return
-            unrolls = self._queue.get_batch(self._agent.batch_size, timeout=0.2)
-            self._queue_depth.set(len(self._queue))
-            if unrolls is None:
-                continue
-            step = self._agent.steps
-            metrics = self._agent.train(time_major(unrolls), self._stats.frames)
-            self._observe(metrics, step - unrolls.policy_version)
-            now = time.monotonic()
-            if now - last_summary >= self._summary_every_s:
-                self._summarise(metrics, step + 1)
-                last_summary = now
-            if now - last_checkpoint >= self._checkpoint_every_s:
-                self.checkpoint()
-                last_checkpoint = now
+        metrics, mean_lag = None, 0.0
+        try:
+            while not self._stop_requested.is_set():
+                if self._stats.frames >= self._total_frames:
+                    log.info("reached %d frames", self._stats.frames)
+                    return
+                unrolls = self._queue.get_batch(self._agent.batch_size, timeout=0.2)
+                self._queue_depth.set(len(self._queue))
+                if unrolls is None:
+                    continue
+                step = self._agent.steps
+                metrics = self._agent.train(time_major(unrolls), self._stats.frames)
+                lags = step - unrolls.policy_version
+                mean_lag = float(lags.mean())
+                self._observe(metrics, lags)
+                now = time.monotonic()
+                if now - last_summary >= self._summary_every_s:
+                    self._summarise(metrics, mean_lag, step + 1)
+                    last_summary = now
+                if now - last_checkpoint >= self._checkpoint_every_s:
+                    self.checkpoint()
+                    last_checkpoint = now
+        finally:
+            if metrics is not None:  # the run's last point, however it ends
+                self._summarise(metrics, mean_lag, self._agent.steps)
 
     def checkpoint(self) -> str:
+        started = time.perf_counter()
         path = self._checkpointer.save(self._agent.steps)
-        self._metrics(m.CHECKPOINTS).inc()
-        self._metrics(m.LAST_CHECKPOINT).set(time.time())
+        self._checkpoint_duration.observe(time.perf_counter() - started)
+        self._saves.inc()
+        self._last_checkpoint.set(self._checkpointer.last_time)
         return path
 
     def _observe(self, metrics: dict[str, float], lags: np.ndarray) -> None:
@@ -113,12 +142,19 @@ class Trainer(threading.Thread):
         self._grad_norm.set(metrics["gradient_norm"])
         self._learning_rate.set(metrics["learning_rate"])
 
-    def _summarise(self, metrics: dict[str, float], step: int) -> None:
+    def _summarise(self, metrics: dict[str, float], mean_lag: float, step: int) -> None:
+        """TensorBoard scalars at learner step `step`, named as the Prometheus metrics (docs/metrics.md)."""
+        stats, eval_stats = self._stats, self._eval_stats
+        scalars = {tensorboard_tag(self._agent.name, name): value for name, value in metrics.items()}
+        scalars.update({
+            m.ENV_FRAMES.name: stats.frames, m.LEARNER_STEPS.name: step, m.EPISODES.name: stats.episodes,
+            m.POLICY_LAG.name: mean_lag, m.UNROLL_QUEUE.name: len(self._queue),
+        })
+        if stats.episodes:
+            scalars.update({m.EPISODE_RETURN.name: stats.mean_return, m.EPISODE_LENGTH.name: stats.mean_length})
+        if eval_stats.episodes:
+            scalars.update({m.EVAL_EPISODES.name: eval_stats.episodes, m.EVAL_RETURN.name: eval_stats.mean_return})
         with self._writer.as_default(step=step):
-            for name, value in metrics.items():
-                tf.summary.scalar(name, value)
-            tf.summary.scalar("env_frames", self._stats.frames)
-            if self._stats.episodes:
-                tf.summary.scalar("episode_return_mean", self._stats.mean_return)
-                tf.summary.scalar("episode_length_mean", self._stats.mean_length)
+            for tag, value in scalars.items():
+                tf.summary.scalar(tag, value)
         self._writer.flush()

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17seedrl/v1/learner.proto\x12\tseedrl.v1\"4\n\x06Tensor\x12\r\n\x05\x64type\x18\x01 \x01(\t\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"i\n\x08\x42oxSpace\x12\r\n\x05shape\x18\x01 \x03(\x03\x12\r\n\x05\x64type\x18\x02 \x01(\t\x12\x1e\n\x03low\x18\x03 \x01(\x0b\x32\x11.seedrl.v1.Tensor\x12\x1f\n\x04high\x18\x04 \x01(\x0b\x32\x11.seedrl.v1.Tensor\")\n\rDiscreteSpace\x12\t\n\x01n\x18\x01 \x01(\x03\x12\r\n\x05start\x18\x02 \x01(\x03\"a\n\x05Space\x12\"\n\x03\x62ox\x18\x01 \x01(\x0b\x32\x13.seedrl.v1.BoxSpaceH\x00\x12,\n\x08\x64iscrete\x18\x02 \x01(\x0b\x32\x18.seedrl.v1.DiscreteSpaceH\x00\x42\x06\n\x04kind\"\x87\x01\n\x07\x45nvSpec\x12\x0e\n\x06\x65nv_id\x18\x01 \x01(\t\x12+\n\x11observation_space\x18\x02 \x01(\x0b\x32\x10.seedrl.v1.Space\x12&\n\x0c\x61\x63tion_space\x18\x03 \x01(\x0b\x32\x10.seedrl.v1.Space\x12\x17\n\x0f\x66rames_per_step\x18\x04 \x01(\x05\"a\n\x05Hello\x12\x10\n\x08\x61\x63tor_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\x06\x12\x10\n\x08num_envs\x18\x03 \x01(\x05\x12$\n\x08\x65nv_spec\x18\x04 \x01(\x0b\x32\x12.seedrl.v1.EnvSpec\"G\n\x07Welcome\x12\x11\n\tnum_slots\x18\x01 \x01(\x05\x12\x12\n\nexperiment\x18\x02 \x01(\t\x12\x15\n\rlearner_steps\x18\x03 \x01(\x03\"\x8e\x02\n\tStepBatch\x12\x0e\n\x06run_id\x18\x01 \x01(\x06\x12\"\n\x07rewards\x18\x02 \x01(\x0b\x32\x11.seedrl.v1.Tensor\x12%\n\nterminated\x18\x03 \x01(\x0b\x32\x11.seedrl.v1.Tensor\x12$\n\ttruncated\x18\x04 \x01(\x0b\x32\x11.seedrl.v1.Tensor\x12\'\n\x0cobservations\x18\x05 \x01(\x0b\x32\x11.seedrl.v1.Tensor\x12(\n\rfinal_indices\x18\x06 \x01(\x0b\x32\x11.seedrl.v1.Tensor\x12-\n\x12\x66inal_observations\x18\x07 \x01(\x0b\x32\x11.seedrl.v1.Tensor\"1\n\x0b\x41\x63tionBatch\x12\"\n\x07\x61\x63tions\x18\x01 \x01(\x0b\x32\x11.seedrl.v1.Tensor\"_\n\x0c\x41\x63torMessage\x12!\n\x05hello\x18\x01 \x01(\x0b\x32\x10.seedrl.v1.HelloH\x00\x12$\n\x04step\x18\x02 \x01(\x0b\x32\x14.seedrl.v1.StepBatchH\x00\x42\x06\n\x04kind\"j\n\x0eLearnerMessage\x12%\n\x07welcome\x18\x01 \x01(\x0b\x32\x12.seedrl.v1.WelcomeH\x00\x12)\n\x07\x61\x63tions\x18\x02 \x01(\x0b\x32\x16.seedrl.v1.ActionBatchH\x00\x42\x06\n\x04kind\"\x0f\n\rStatusRequest\"\x80\x02\n\rLearnerStatus\x12\x12\n\nexperiment\x18\x01 \x01(\t\x12\x0e\n\x06\x66rames\x18\x02 \x01(\x03\x12\x15\n\rlearner_steps\x18\x03 \x01(\x03\x12\x10\n\x08\x65pisodes\x18\x04 \x01(\x03\x12\x17\n\x0fmean_return_100\x18\x05 \x01(\x01\x12\x0b\n\x03\x66ps\x18\x06 \x01(\x01\x12\x19\n\x11\x63onnected_streams\x18\x07 \x01(\x05\x12\x14\n\x0cleased_slots\x18\x08 \x01(\x05\x12\x1c\n\x14last_checkpoint_step\x18\t \x01(\x03\x12\x0c\n\x04\x64one\x18\n \x01(\x08\x12\x1f\n\x17mean_episode_length_100\x18\x0b \x01(\x01\x32\x89\x01\n\x07Learner\x12=\n\x03\x41\x63t\x12\x17.seedrl.v1.ActorMessage\x1a\x19.seedrl.v1.LearnerMessage(\x01\x30\x01\x12?\n\tGetStatus\x12\x18.seedrl.v1.StatusRequest\x1a\x18.seedrl.v1.LearnerStatusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17seedrl/v1/learner.proto\x12\tseedrl.v1\"4\n\x06Tensor\x12\r\n\x05\x64type\x18\x01 \x01(\t\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"i\n\x08\x42oxSpace\x12\r\n\x05shape\x18\x01 \x03(\x03\x12\r\n\x05\x64type\x18\x02 \x01(\t\x12\x1e\n\x03low\x18\x03 \x01(\x0b\x32\x11.seedrl.v1.Tensor\x12\x1f\n\x04high\x18\x04 \x01(\x0b\x32\x11.seedrl.v1.Tensor\")\n\rDiscreteSpace\x12\t\n\x01n\x18\x01 \x01(\x03\x12\r\n\x05start\x18\x02 \x01(\x03\"a\n\x05Space\x12\"\n\x03\x62ox\x18\x01 \x01(\x0b\x32\x13.seedrl.v1.BoxSpaceH\x00\x12,\n\x08\x64iscrete\x18\x02 \x01(\x0b\x32\x18.seedrl.v1.DiscreteSpaceH\x00\x42\x06\n\x04kind\"\x87\x01\n\x07\x45nvSpec\x12\x0e\n\x06\x65nv_id\x18\x01 \x01(\t\x12+\n\x11observation_space\x18\x02 \x01(\x0b\x32\x10.seedrl.v1.Space\x12&\n\x0c\x61\x63tion_space\x18\x03 \x01(\x0b\x32\x10.seedrl.v1.Space\x12\x17\n\x0f\x66rames_per_step\x18\x04 \x01(\x05\"u\n\x05Hello\x12\x10\n\x08\x61\x63tor_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\x06\x12\x10\n\x08num_envs\x18\x03 \x01(\x05\x12$\n\x08\x65nv_spec\x18\x04 \x01(\x0b\x32\x12.seedrl.v1.EnvSpec\x12\x12\n\nevaluation\x18\x05 \x01(\x08\"G\n\x07Welcome\x12\x11\n\tnum_slots\x18\x01 \x01(\x05\x12\x12\n\nexperiment\x18\x02 \x01(\t\x12\x15\n\rlearner_steps\x18\x03 \x01(\x03\"\x8e\x02\n\tStepBatch\x12\x0e\n\x06run_id\x18\x01 \x01(\x06\x12\"\n\x07rewards\x18\x02 \x01(\x0b\x32\x11.seedrl.v1.Tensor\x12%\n\nterminated\x18\x03 \x01(\x0b\x32\x11.seedrl.v1.Tensor\x12$\n\ttruncated\x18\x04 \x01(\x0b\x32\x11.seedrl.v1.Tensor\x12\'\n\x0cobservations\x18\x05 \x01(\x0b\x32\x11.seedrl.v1.Tensor\x12(\n\rfinal_indices\x18\x06 \x01(\x0b\x32\x11.seedrl.v1.Tensor\x12-\n\x12\x66inal_observations\x18\x07 \x01(\x0b\x32\x11.seedrl.v1.Tensor\"1\n\x0b\x41\x63tionBatch\x12\"\n\x07\x61\x63tions\x18\x01 \x01(\x0b\x32\x11.seedrl.v1.Tensor\"_\n\x0c\x41\x63torMessage\x12!\n\x05hello\x18\x01 \x01(\x0b\x32\x10.seedrl.v1.HelloH\x00\x12$\n\x04step\x18\x02 \x01(\x0b\x32\x14.seedrl.v1.StepBatchH\x00\x42\x06\n\x04kind\"j\n\x0eLearnerMessage\x12%\n\x07welcome\x18\x01 \x01(\x0b\x32\x12.seedrl.v1.WelcomeH\x00\x12)\n\x07\x61\x63tions\x18\x02 \x01(\x0b\x32\x16.seedrl.v1.ActionBatchH\x00\x42\x06\n\x04kind\"\x0f\n\rStatusRequest\"\x80\x02\n\rLearnerStatus\x12\x12\n\nexperiment\x18\x01 \x01(\t\x12\x0e\n\x06\x66rames\x18\x02 \x01(\x03\x12\x15\n\rlearner_steps\x18\x03 \x01(\x03\x12\x10\n\x08\x65pisodes\x18\x04 \x01(\x03\x12\x17\n\x0fmean_return_100\x18\x05 \x01(\x01\x12\x0b\n\x03\x66ps\x18\x06 \x01(\x01\x12\x19\n\x11\x63onnected_streams\x18\x07 \x01(\x05\x12\x14\n\x0cleased_slots\x18\x08 \x01(\x05\x12\x1c\n\x14last_checkpoint_step\x18\t \x01(\x03\x12\x0c\n\x04\x64one\x18\n \x01(\x08\x12\x1f\n\x17mean_episode_length_100\x18\x0b \x01(\x01\x32\x89\x01\n\x07Learner\x12=\n\x03\x41\x63t\x12\x17.seedrl.v1.ActorMessage\x1a\x19.seedrl.v1.LearnerMessage(\x01\x30\x01\x12?\n\tGetStatus\x12\x18.seedrl.v1.StatusRequest\x1a\x18.seedrl.v1.LearnerStatusb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,21 +42,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ENVSPEC']._serialized_start=342
   _globals['_ENVSPEC']._serialized_end=477
   _globals['_HELLO']._serialized_start=479
-  _globals['_HELLO']._serialized_end=576
-  _globals['_WELCOME']._serialized_start=578
-  _globals['_WELCOME']._serialized_end=649
-  _globals['_STEPBATCH']._serialized_start=652
-  _globals['_STEPBATCH']._serialized_end=922
-  _globals['_ACTIONBATCH']._serialized_start=924
-  _globals['_ACTIONBATCH']._serialized_end=973
-  _globals['_ACTORMESSAGE']._serialized_start=975
-  _globals['_ACTORMESSAGE']._serialized_end=1070
-  _globals['_LEARNERMESSAGE']._serialized_start=1072
-  _globals['_LEARNERMESSAGE']._serialized_end=1178
-  _globals['_STATUSREQUEST']._serialized_start=1180
-  _globals['_STATUSREQUEST']._serialized_end=1195
-  _globals['_LEARNERSTATUS']._serialized_start=1198
-  _globals['_LEARNERSTATUS']._serialized_end=1454
-  _globals['_LEARNER']._serialized_start=1457
-  _globals['_LEARNER']._serialized_end=1594
+  _globals['_HELLO']._serialized_end=596
+  _globals['_WELCOME']._serialized_start=598
+  _globals['_WELCOME']._serialized_end=669
+  _globals['_STEPBATCH']._serialized_start=672
+  _globals['_STEPBATCH']._serialized_end=942
+  _globals['_ACTIONBATCH']._serialized_start=944
+  _globals['_ACTIONBATCH']._serialized_end=993
+  _globals['_ACTORMESSAGE']._serialized_start=995
+  _globals['_ACTORMESSAGE']._serialized_end=1090
+  _globals['_LEARNERMESSAGE']._serialized_start=1092
+  _globals['_LEARNERMESSAGE']._serialized_end=1198
+  _globals['_STATUSREQUEST']._serialized_start=1200
+  _globals['_STATUSREQUEST']._serialized_end=1215
+  _globals['_LEARNERSTATUS']._serialized_start=1218
+  _globals['_LEARNERSTATUS']._serialized_end=1474
+  _globals['_LEARNER']._serialized_start=1477
+  _globals['_LEARNER']._serialized_end=1614
 # @@protoc_insertion_point(module_scope)

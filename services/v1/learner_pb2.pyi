@@ -57,16 +57,18 @@ class EnvSpec(_message.Message):
     def __init__(self, env_id: _Optional[str] = ..., observation_space: _Optional[_Union[Space, _Mapping]] = ..., action_space: _Optional[_Union[Space, _Mapping]] = ..., frames_per_step: _Optional[int] = ...) -> None: ...
 
 class Hello(_message.Message):
-    __slots__ = ("actor_id", "run_id", "num_envs", "env_spec")
+    __slots__ = ("actor_id", "run_id", "num_envs", "env_spec", "evaluation")
     ACTOR_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     NUM_ENVS_FIELD_NUMBER: _ClassVar[int]
     ENV_SPEC_FIELD_NUMBER: _ClassVar[int]
+    EVALUATION_FIELD_NUMBER: _ClassVar[int]
     actor_id: str
     run_id: int
     num_envs: int
     env_spec: EnvSpec
-    def __init__(self, actor_id: _Optional[str] = ..., run_id: _Optional[int] = ..., num_envs: _Optional[int] = ..., env_spec: _Optional[_Union[EnvSpec, _Mapping]] = ...) -> None: ...
+    evaluation: bool
+    def __init__(self, actor_id: _Optional[str] = ..., run_id: _Optional[int] = ..., num_envs: _Optional[int] = ..., env_spec: _Optional[_Union[EnvSpec, _Mapping]] = ..., evaluation: _Optional[bool] = ...) -> None: ...
 
 class Welcome(_message.Message):
     __slots__ = ("num_slots", "experiment", "learner_steps")

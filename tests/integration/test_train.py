@@ -8,7 +8,9 @@ import subprocess
 import sys
 
 import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from seedrl.common import metrics as m
 from seedrl.common.ports import free_port
 from tests.integration.helpers import pids_with, seedrl, status, wait_for
 
@@ -54,8 +56,19 @@ def test_seedrl_train_solves_cartpole_within_the_frame_budget(tmp_path):
     assert 0 < result["solved_at_seconds"] <= result["wall_seconds"]
     assert "return(100)" in out  # the progress line
     assert list((logdir / "checkpoints").glob("ckpt-*.index"))  # final checkpoint
-    assert list((logdir / "tensorboard").iterdir())
+    assert_tensorboard_tags_are_metric_names(logdir / "tensorboard")
     assert pids_with(str(tmp_path)) == []  # no stray processes
+
+
+def assert_tensorboard_tags_are_metric_names(folder):
+    """TensorBoard scalars are named as the Prometheus metrics (docs/metrics.md), or `<agent>/<name>`."""
+    accumulator = EventAccumulator(str(folder))
+    accumulator.Reload()
+    tags = set(accumulator.Tags()["tensors"])
+    catalogue = {spec.name for spec in m.CATALOGUE}
+    assert {"seedrl_env_frames", "seedrl_episode_return_mean", "seedrl_learner_steps", "seedrl_loss/policy",
+            "seedrl_gradient_norm", "seedrl_learning_rate", "seedrl_policy_lag_steps"} <= tags
+    assert all(tag.split("/")[0] in catalogue or tag.startswith("vtrace/") for tag in tags), tags
 
 
 def test_a_killed_actor_is_restarted_and_training_goes_on_until_ctrl_c(tmp_path):

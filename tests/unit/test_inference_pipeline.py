@@ -18,8 +18,28 @@ def pipeline(request):
     agent = VTraceAgent(cartpole_spec(), VTraceConfig(unroll_length=2, lstm_size=request.param), total_frames=1000)
     queue = UnrollQueue(capacity=100)
     stats = EpisodeStats()
-    pipe = InferencePipeline(agent, cartpole_spec(), 16, queue, stats, m.Metrics("test", "learner"), lambda: 7)
+    pipe = InferencePipeline(agent, cartpole_spec(), 16, queue, stats, EpisodeStats(), m.Metrics("test", "learner"), lambda: 7)
     return pipe, agent, queue, stats
+
+
+def test_evaluation_slots_act_greedily_stay_out_of_training_and_report_their_own_return():
+    agent = VTraceAgent(cartpole_spec(), VTraceConfig(unroll_length=2), total_frames=1000)
+    queue, stats, eval_stats = UnrollQueue(capacity=100), EpisodeStats(), EpisodeStats()
+    pipe = InferencePipeline(agent, cartpole_spec(), 16, queue, stats, eval_stats, m.Metrics("t", "learner"), lambda: 0)
+    train, evaluation = pipe.lease(3), pipe.lease(4, evaluation=True)
+    obs = np.random.default_rng(0).normal(size=(4, 4)).astype(np.float32) * 3
+    greedy = agent.act(obs, np.zeros(4, bool), ()).greedy_action
+    for _ in range(20):  # greedy actions are the same every time; sampled ones would differ
+        _, eval_actions = pipe.process([request(train, [0, 0, 0]), request(evaluation, [0] * 4, obs=obs)])
+        assert eval_actions.tolist() == greedy.tolist()
+    pipe.process([request(train, [1, 1, 1]), request(evaluation, [5] * 4)])
+    pipe.process([request(train, [1, 1, 1], terminated=[True, False, False]), request(evaluation, [5] * 4, terminated=[True] * 4)])
+    assert (stats.episodes, eval_stats.episodes) == (1, 4)
+    assert stats.recent_returns.tolist() == [2.0] and eval_stats.mean_return == 10.0
+    assert stats.frames == 19 * 3 + 6  # training envs only: 21 steps after the reset row
+    # Only the three training slots filled unrolls.
+    assert len(queue) == 3 * 10  # 22 rows per slot: an unroll every T=2 rows after the first
+
 
 
 def request(slots, rewards, terminated=None, truncated=None, obs=None, final_indices=(), final_obs=None):
@@ -69,7 +89,7 @@ def test_truncated_envs_get_the_value_of_their_final_observation(pipeline):
 
 def test_recurrent_state_is_kept_per_slot_and_reset_at_episode_starts():
     agent = VTraceAgent(cartpole_spec(), VTraceConfig(unroll_length=4, lstm_size=8), total_frames=1000)
-    pipe = InferencePipeline(agent, cartpole_spec(), 8, UnrollQueue(100), EpisodeStats(), m.Metrics("t", "learner"), lambda: 0)
+    pipe = InferencePipeline(agent, cartpole_spec(), 8, UnrollQueue(100), EpisodeStats(), EpisodeStats(), m.Metrics("t", "learner"), lambda: 0)
     slots = pipe.lease(2)
     pipe.process([request(slots, [0, 0])])
     before = tuple(component[slots].copy() for component in pipe.slots.state)

@@ -21,17 +21,20 @@ def test_example_specs_are_valid(path):
 
 
 def test_the_learner_and_actor_configs_carry_the_spec(tmp_path):
-    spec = ExperimentSpec(name="derived", actors=3, envs_per_actor=8, seed=7, total_frames=12345,
+    spec = ExperimentSpec(name="derived", actors=3, envs_per_actor=8, eval_envs=3, seed=7, total_frames=12345,
                           vtrace={"batch_size": 4}, inference={"max_wait_ms": 3.5}, checkpoint={"keep": 5})
     run = LocalExperiment(spec, tmp_path / "derived", tmp_path, LocalOptions(port=5555, metrics_port=-1))
     learner = LearnerConfig.model_validate(run.learner_config(restore_from=None))
     assert learner.experiment == "derived" and learner.port == 5555 and learner.logdir == tmp_path / "derived"
     assert (learner.total_frames, learner.vtrace.batch_size, learner.seed) == (12345, 4, 7)
     assert learner.inference.max_wait_ms == 3.5 and learner.checkpoint.keep == 5
-    actors = [run.actor_config(i) for i in range(spec.actors)]
+    actors = [run.actor_config(name) for name in run.actor_names()]
     assert {a.learner for a in actors} == {"localhost:5555"} and all(a.envs_per_actor == 8 for a in actors)
-    # Actor i seeds envs seed..seed+7 of its own block: no two envs share a seed.
-    seeds = [a.seed + k for a in actors for k in range(a.envs_per_actor)]
+    assert not any(a.evaluation for a in actors)
+    (evaluator,) = [run.actor_config(name) for name in run.evaluator_names()]
+    assert evaluator.evaluation and evaluator.envs_per_actor == 3 and evaluator.learner == "localhost:5555"
+    # Actor i seeds envs seed..seed+7 of its own block, the evaluator after them all: no two envs share a seed.
+    seeds = [a.seed + k for a in [*actors, evaluator] for k in range(a.envs_per_actor)]
     assert len(set(seeds)) == len(seeds)
 
 

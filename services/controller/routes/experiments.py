@@ -13,6 +13,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from seedrl.common.spec import NAME_MAX_LENGTH, NAME_PATTERN, ExperimentSpec
 from seedrl.controller.models import (
     Checkpoint, CheckpointList, Experiment, ExperimentList, ExperimentStatus, Phase, Problem, ResumeRequest, ScaleRequest,
+    ScrapeTargets,
 )
 from seedrl.controller.runtimes.base import NotFound, Runtime
 
@@ -146,6 +147,12 @@ def export_checkpoint(runtime: RuntimeDep, name: Name, checkpoint: CheckpointNam
             summary="The learner's Prometheus metrics (text exposition format)")
 def experiment_metrics(runtime: RuntimeDep, name: Name) -> PlainTextResponse:
     return PlainTextResponse(runtime.learner_metrics(name), media_type="text/plain; version=0.0.4")
+
+
+@router.get("/scrape-targets", response_model=list[ScrapeTargets],
+            summary="Prometheus HTTP service discovery: the /metrics of every running learner and actor")
+def scrape_targets(runtime: RuntimeDep) -> list[ScrapeTargets]:
+    return runtime.scrape_targets()
 
 
 @router.get("/experiment-spec/schema", summary="The JSON schema of ExperimentSpec (the Kubernetes CRD uses it too)")

@@ -27,7 +27,7 @@ from seedrl.common import metrics as m
 from seedrl.common.checkpoint_files import checkpoint_files, latest_checkpoint, list_checkpoints
 from seedrl.common.run_folder import RunFolder
 from seedrl.common.spec import ExperimentSpec
-from seedrl.controller.models import Checkpoint, Condition, Experiment, ExperimentStatus, Phase
+from seedrl.controller.models import Checkpoint, Condition, Experiment, ExperimentStatus, Phase, ScrapeTargets
 from seedrl.controller.runtimes.base import Conflict, Invalid, NotFound
 from seedrl.controller.runtimes.local_experiment import (
     CheckpointNotFound, LocalExperiment, LocalOptions, Outcome, resolve_checkpoint,
@@ -38,7 +38,8 @@ from seedrl.v1 import learner_pb2 as pb
 log = logging.getLogger(__name__)
 
 EXPORT_TIMEOUT_S = 300.0
-OPTIONS = LocalOptions(die_with_parent=False)
+# Runs outlive the controller (to be adopted); every learner and actor serves /metrics for scrape_targets().
+OPTIONS = LocalOptions(die_with_parent=False, actor_metrics=True)
 
 
 def _now() -> datetime:
@@ -110,7 +111,9 @@ class LocalRuntime:
 
     def _recover(self, record: StoredExperiment) -> None:
         if record.run is not None:
-            run = LocalExperiment.adopt(record.spec, self._folder(record.name).path, self.experiments_root, OPTIONS, record.run)
+            run = LocalExperiment.adopt(
+                record.spec, self._folder(record.name).path, self.experiments_root, OPTIONS, record.run, self._metrics
+            )
             record.run = None
             if run is not None:
                 self._runs[record.name] = run
@@ -165,7 +168,7 @@ class LocalRuntime:
         self.store.save(record)
 
     def _launch(self, record: StoredExperiment) -> LocalExperiment | None:
-        run = LocalExperiment(record.spec, self._folder(record.name).path, self.experiments_root, OPTIONS)
+        run = LocalExperiment(record.spec, self._folder(record.name).path, self.experiments_root, OPTIONS, self._metrics)
         try:
             run.start(record.start_checkpoint)
         except Exception as error:  # a missing checkpoint, a full disk, ...: never leave processes behind
@@ -445,6 +448,20 @@ class LocalRuntime:
                 return response.read().decode()
         except OSError as error:
             raise Conflict(f"the learner of {name!r} does not serve metrics yet ({error})") from None
+
+    def scrape_targets(self) -> list[ScrapeTargets]:
+        """The /metrics endpoints of every running learner and actor, one group per process."""
+        with self._lock:
+            runs = list(self._runs.items())
+        groups = []
+        for name, run in runs:
+            endpoints = [("learner", run.metrics_port)] if run.metrics_port >= 0 else []
+            endpoints += [("actor", port) for port in run.actor_metrics_ports.values()]
+            groups += [
+                ScrapeTargets(targets=[f"127.0.0.1:{port}"], labels={"experiment": name, "role": role})
+                for role, port in endpoints
+            ]
+        return groups
 
     def phase_counts(self) -> dict[Phase, int]:
         counts: dict[Phase, int] = {}

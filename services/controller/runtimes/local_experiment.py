@@ -21,11 +21,12 @@ from google.protobuf import json_format
 
 from seedrl.actor.config import ActorConfig
 from seedrl.common import defaults
+from seedrl.common import metrics as m
 from seedrl.common.checkpoint_files import checkpoint_files, list_checkpoints
 from seedrl.common.files import write_json
 from seedrl.common.ports import free_port
 from seedrl.common.run_folder import RunFolder
-from seedrl.common.spec import ExperimentSpec, LearningSpec
+from seedrl.common.spec import MAX_ACTORS, ExperimentSpec, LearningSpec
 from seedrl.controller.runtimes.processes import ProcessGroup
 from seedrl.v1 import learner_pb2 as pb
 from seedrl.v1 import learner_pb2_grpc as pb_grpc
@@ -40,6 +41,7 @@ LEARNER_STOP_TIMEOUT_S = 60.0
 LEARNER_MAX_RESTARTS = 3
 LEARNER_RESTART_WINDOW_S = 300.0
 STATUS_TIMEOUT_S = 2.0
+EVALUATOR = "evaluator"  # the process stepping the spec's evaluation envs
 
 
 class CheckpointNotFound(LookupError):
@@ -77,7 +79,10 @@ class LocalOptions:
 class LocalExperiment:
     """The processes of one experiment; all methods are called from one supervising thread."""
 
-    def __init__(self, spec: ExperimentSpec, logdir: Path, experiments_root: Path, options: LocalOptions = LocalOptions()):
+    def __init__(
+        self, spec: ExperimentSpec, logdir: Path, experiments_root: Path, options: LocalOptions = LocalOptions(),
+        metrics: m.Metrics | None = None,
+    ):
         self.spec = spec
         self.logdir = logdir
         self.folder = RunFolder(logdir)
@@ -90,6 +95,11 @@ class LocalExperiment:
         self.actors = spec.actors
         self.actor_restarts = 0
         self.learner_restarts = 0
+        self.actor_metrics_ports: dict[str, int] = {}  # process name -> its /metrics port
+        metrics = metrics or m.Metrics(spec.name, "controller")
+        self._restarted = {
+            kind: metrics(m.PROCESS_RESTARTS, experiment=spec.name, process=kind) for kind in ("actor", "learner")
+        }
         self.learner_started_at = 0.0
         self._crashes: deque[float] = deque()
         self._restart_learner_at: float | None = None
@@ -112,14 +122,21 @@ class LocalExperiment:
             config["max_message_mb"] = self.options.max_message_mb
         return config
 
-    def actor_config(self, index: int) -> ActorConfig:
+    def actor_config(self, name: str) -> ActorConfig:
+        """The config of `actor-<i>`, or of the `evaluator` (the evaluation envs, seeded after every actor's)."""
         spec = self.spec
         extra = {"max_message_mb": self.options.max_message_mb} if self.options.max_message_mb is not None else {}
+        if name == EVALUATOR:
+            index, envs, extra["evaluation"] = MAX_ACTORS, spec.eval_envs, True
+        else:
+            index, envs = int(name.removeprefix("actor-")), spec.envs_per_actor
+        if self.options.actor_metrics:
+            self.actor_metrics_ports[name] = free_port()
         return ActorConfig(
-            learner=f"localhost:{self.port}", env=spec.env, envs_per_actor=spec.envs_per_actor,
-            streams=spec.actor_streams, actor_id=f"actor-{index}", experiment=spec.name,
+            learner=f"localhost:{self.port}", env=spec.env, envs_per_actor=envs,
+            streams=min(spec.streams_per_actor, envs), actor_id=name, experiment=spec.name,
             seed=spec.seed * 1_000_003 + index * spec.envs_per_actor,
-            metrics_port=0 if self.options.actor_metrics else -1, backoff_max_s=LOCAL_BACKOFF_MAX_S, **extra,
+            metrics_port=self.actor_metrics_ports.get(name, -1), backoff_max_s=LOCAL_BACKOFF_MAX_S, **extra,
         )
 
     def initial_checkpoint(self, requested: str | None) -> Path | None:
@@ -136,8 +153,8 @@ class LocalExperiment:
     def start(self, checkpoint: str | None = None) -> None:
         """Start the learner (restoring `checkpoint` or as `initial_checkpoint` says) and the actors."""
         self._start_learner(self.initial_checkpoint(checkpoint))
-        for index in range(self.actors):
-            self._start_actor(index)
+        for name in self.actor_names() + self.evaluator_names():
+            self._start_actor(name)
 
     def _start_learner(self, restore_from: Path | None) -> None:
         path = self.folder.learner_config
@@ -145,10 +162,10 @@ class LocalExperiment:
         self.learner_started_at = time.time()
         self.processes.start("learner", ["learner", "--config", str(path)])
 
-    def _start_actor(self, index: int) -> None:
-        path = self.folder.actor_config(index)
-        write_json(path, self.actor_config(index).model_dump(mode="json"))
-        self.processes.start(f"actor-{index}", ["actor", "--config", str(path)])
+    def _start_actor(self, name: str) -> None:
+        path = self.folder.actor_config(name)
+        write_json(path, self.actor_config(name).model_dump(mode="json"))
+        self.processes.start(name, ["actor", "--config", str(path)])
 
     def scale(self, actors: int) -> None:
         """Run `actors` actors: start the missing ones, stop the extra ones (highest index first)."""
@@ -156,12 +173,18 @@ class LocalExperiment:
         self.processes.stop(extra, ACTOR_STOP_TIMEOUT_S)
         for name in extra:
             self.processes.processes.pop(name, None)
+            self.actor_metrics_ports.pop(name, None)
         for index in range(self.actors, actors):
-            self._start_actor(index)
+            self._start_actor(f"actor-{index}")
         self.actors = actors
 
     def actor_names(self) -> list[str]:
+        """The training actors' process names."""
         return [f"actor-{i}" for i in range(self.actors)]
+
+    def evaluator_names(self) -> list[str]:
+        """The evaluation actor's process name, if the spec asks for evaluation envs."""
+        return [EVALUATOR] if self.spec.eval_envs else []
 
     def alive_actors(self) -> int:
         return sum(self.processes.alive(name) for name in self.actor_names())
@@ -171,7 +194,7 @@ class LocalExperiment:
 
     def supervise(self) -> Outcome | None:
         """Restart what crashed; returns an Outcome once the run has ended on its own."""
-        for index, name in enumerate(self.actor_names()):
+        for name in self.actor_names() + self.evaluator_names():
             process = self.processes.processes.get(name)
             if process is not None:
                 if process.poll() is None:
@@ -180,7 +203,8 @@ class LocalExperiment:
                     return Outcome("Failed", f"{name} was refused by the learner (see {self.processes.log_path(name)})")
                 log.warning("%s of %s exited with code %s; restarting it", name, self.spec.name, process.returncode)
                 self.actor_restarts += 1
-            self._start_actor(index)
+                self._restarted["actor"].inc()
+            self._start_actor(name)
         return self._supervise_learner()
 
     def _supervise_learner(self) -> Outcome | None:
@@ -189,6 +213,7 @@ class LocalExperiment:
             if now >= self._restart_learner_at:
                 self._restart_learner_at = None
                 self.learner_restarts += 1
+                self._restarted["learner"].inc()
                 try:
                     self._start_learner(self.initial_checkpoint(None))
                 except CheckpointNotFound as error:
@@ -217,7 +242,7 @@ class LocalExperiment:
 
     def stop(self) -> pb.LearnerStatus | None:
         """Stop the actors, then the learner (which writes a final checkpoint); returns its final status."""
-        self.processes.stop(self.actor_names(), ACTOR_STOP_TIMEOUT_S)
+        self.processes.stop(self.actor_names() + self.evaluator_names(), ACTOR_STOP_TIMEOUT_S)
         self.poll_status()
         self.processes.stop(["learner"], LEARNER_STOP_TIMEOUT_S)
         self._restart_learner_at = None
@@ -255,18 +280,20 @@ class LocalExperiment:
         """What a later controller needs to adopt these processes."""
         return {
             "port": self.port, "metrics_port": self.metrics_port, "actors": self.actors,
-            "learner_started_at": self.learner_started_at,
+            "actor_metrics_ports": self.actor_metrics_ports, "learner_started_at": self.learner_started_at,
             "processes": {name: list(pid_ticks) for name, pid_ticks in self.processes.records().items()},
         }
 
     @classmethod
     def adopt(
-        cls, spec: ExperimentSpec, logdir: Path, experiments_root: Path, options: LocalOptions, record: dict[str, Any]
+        cls, spec: ExperimentSpec, logdir: Path, experiments_root: Path, options: LocalOptions, record: dict[str, Any],
+        metrics: m.Metrics | None = None,
     ) -> "LocalExperiment | None":
         """Take over the live processes in `record`; None if its learner is gone (actors found are stopped)."""
-        run = cls(spec, logdir, experiments_root, dataclasses.replace(options, port=record["port"]))
+        run = cls(spec, logdir, experiments_root, dataclasses.replace(options, port=record["port"]), metrics)
         run.metrics_port = record["metrics_port"]
         run.actors = record["actors"]
+        run.actor_metrics_ports = dict(record.get("actor_metrics_ports", {}))
         run.learner_started_at = record["learner_started_at"]
         for name, (pid, ticks) in record["processes"].items():
             run.processes.adopt(name, pid, ticks)

@@ -33,12 +33,14 @@ class ActOutput(NamedTuple):
 
     Attributes:
       action: [N, *action_shape] actions to send to the environments.
+      greedy_action: [N, *action_shape] the policy's most likely actions (evaluation envs).
       value: [N] float32 state-value estimates (bootstrap values of truncated episodes).
       extras: per-step fields the loss needs, each [N, *spec.shape] (e.g. behaviour logits).
       state: new recurrent state, each [N, *spec.shape]; () for feed-forward agents.
     """
 
     action: np.ndarray
+    greedy_action: np.ndarray
     value: np.ndarray
     extras: dict[str, np.ndarray]
     state: tuple[np.ndarray, ...]
@@ -60,6 +62,8 @@ class TrainingBatch:
 
 class Agent(abc.ABC):
     """A learning agent: batched inference on the learner plus one train step."""
+
+    name: str  # the `agent` of the experiment spec, e.g. "vtrace"
 
     @property
     @abc.abstractmethod

@@ -17,6 +17,8 @@ from seedrl.learner.networks import PolicyValueNetwork
 class VTraceAgent(Agent):
     """IMPALA: a policy-value network trained with V-trace off-policy correction."""
 
+    name = "vtrace"
+
     def __init__(self, spec: EnvSpec, config: VTraceConfig, total_frames: int):
         if not isinstance(spec.action_space, DiscreteSpace):
             raise ValueError(
@@ -80,9 +82,10 @@ class VTraceAgent(Agent):
 
     def act(self, observations: np.ndarray, done: np.ndarray, state: tuple[np.ndarray, ...]) -> ActOutput:
         action, value, logits, new_state = self._act_fn(observations, done, state)
+        logits = logits.numpy()
         return ActOutput(
-            action=action.numpy(), value=value.numpy(),
-            extras={"behaviour_logits": logits.numpy()},
+            action=action.numpy(), greedy_action=logits.argmax(axis=-1).astype(np.int32), value=value.numpy(),
+            extras={"behaviour_logits": logits},
             state=tuple(s.numpy() for s in new_state),
         )
 
