@@ -77,6 +77,24 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plot(args: argparse.Namespace) -> int:
+    try:
+        from seedrl.plots import PlotError
+        from seedrl.plots.curves import plot_runs
+        from seedrl.plots.runs import use_tensorflow_stub
+    except ModuleNotFoundError as error:
+        package = str(error.name).partition(".")[0]
+        sys.exit(f"seedrl plot: {package} is not installed; install the plot extra: pip install 'seedrl[plot]'")
+    logdirs = [Path(logdir) for logdir in args.logdirs]
+    use_tensorflow_stub()
+    try:
+        plot_runs(logdirs, Path(args.output), args.title, (args.width, args.height), args.dpi)
+    except PlotError as error:
+        sys.exit(f"seedrl plot: {error}")
+    print(args.output)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from seedrl.actor.config import ActorConfig
     from seedrl.client.commands import add_commands
@@ -102,6 +120,20 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--checkpoint", required=True, help="Checkpoint path without suffix, e.g. RUN/checkpoints/ckpt-120.")
     export.add_argument("--out", required=True, help="Directory to create for the SavedModel.")
     export.set_defaults(run=_export)
+    plot = commands.add_parser(
+        "plot", help="Draw learning curves of runs: mean return vs env frames and vs wall time.",
+        description="Draw learning curves of runs from their TensorBoard events: mean episode return vs env frames "
+        "and vs wall time, a colour per run, evaluation returns dashed.",
+    )
+    plot.add_argument("logdirs", nargs="+", metavar="LOGDIR", help="Run folders (the --logdir of seedrl train).")
+    plot.add_argument("-o", "--output", required=True, help="Image to write: .png, .svg or .pdf.")
+    plot.add_argument("--title", help="Title above both plots.")
+    plot.add_argument("--width", type=float, default=10.0, help="Width in inches (default 10).")
+    plot.add_argument("--height", type=float, default=4.0, help="Height in inches (default 4).")
+    plot.add_argument(
+        "--dpi", type=float, default=100.0, help="Pixels per inch (default 100): a PNG is width*dpi x height*dpi pixels."
+    )
+    plot.set_defaults(run=_plot)
     add_commands(commands)
     return parser
 
