@@ -67,6 +67,7 @@ class LocalRuntime:
         self.experiments_root.mkdir(parents=True, exist_ok=True)
         self.store = Store(data_dir / "controller.db")
         self._metrics = metrics
+        self._reconcile_errors = metrics(m.CONTROLLER_RECONCILE_ERRORS)  # exported from 0, so rate() works
         self._max_active = max_active
         self._poll_s = poll_s
         self._runs: dict[str, LocalExperiment] = {}
@@ -141,11 +142,11 @@ class LocalRuntime:
                             self._reconcile(record)
                         except Exception:  # one bad experiment must not stop the others
                             log.exception("reconciling %s failed", record.name)
-                            self._metrics(m.CONTROLLER_RECONCILE_ERRORS).inc()
+                            self._reconcile_errors.inc()
                     self._export_phase_counts()
                 except Exception:  # the store itself: keep the loop alive and try again
                     log.exception("a reconcile pass failed")
-                    self._metrics(m.CONTROLLER_RECONCILE_ERRORS).inc()
+                    self._reconcile_errors.inc()
 
     def _reconcile(self, record: StoredExperiment) -> None:
         name = record.name
