@@ -7,7 +7,6 @@ learner and the other actors keep running.
 from __future__ import annotations
 
 import queue
-import threading
 import urllib.request
 
 import grpc

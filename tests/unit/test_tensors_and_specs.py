@@ -7,7 +7,7 @@ import pytest
 
 from seedrl.actor.envs import env_spec
 from seedrl.common import tensors
-from seedrl.common.spaces import BoxSpace, DiscreteSpace, EnvSpec, spec_from_proto, spec_to_proto
+from seedrl.common.spaces import BoxSpace, DiscreteSpace, spec_from_proto, spec_to_proto
 from seedrl.v1 import learner_pb2 as pb
 
 
