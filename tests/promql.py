@@ -30,9 +30,8 @@ EXTERNAL_METRICS = frozenset({
     "kubernetes_io:container_accelerator_duty_cycle",
 })
 
-_SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
 # Every series name the services export, mapped to its catalogue name.
-EXPORTED_NAMES = {spec.name + suffix: spec.name for spec in CATALOGUE for suffix in _SUFFIXES[spec.kind]}
+EXPORTED_NAMES = {series: spec.name for spec in CATALOGUE for series in spec.series}
 
 _KEYWORDS = frozenset({
     "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless",

@@ -23,6 +23,7 @@ COMMON_LABELS = ("experiment", "role")
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048)
 LAG_BUCKETS = (0, 1, 2, 4, 8, 16, 32, 64, 128, 256)
+SERIES_SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
 SAVE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
@@ -37,6 +38,11 @@ class MetricSpec:
     labels: tuple[str, ...] = ()
     buckets: tuple[float, ...] | None = None
     role: Literal["learner", "actor", "controller", "every process"] = "learner"
+
+    @property
+    def series(self) -> tuple[str, ...]:
+        """The names Prometheus stores: `_total` on counters, `_bucket`/`_sum`/`_count` on histograms."""
+        return tuple(self.name + suffix for suffix in SERIES_SUFFIXES[self.kind])
 
 
 # Learner.

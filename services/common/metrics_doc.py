@@ -24,8 +24,8 @@ the same quantities to TensorBoard under the same names (a metric with a label a
 
 
 def exported_name(spec: m.MetricSpec) -> str:
-    """The name Prometheus stores: counters get `_total`."""
-    return f"{spec.name}_total" if spec.kind == "counter" else spec.name
+    """The name users query: counters with `_total`; histograms by their family name."""
+    return spec.name if spec.kind == "histogram" else spec.series[0]
 
 
 def _row(spec: m.MetricSpec) -> str:

@@ -130,8 +130,6 @@ class LocalExperiment:
             index, envs, extra["evaluation"] = MAX_ACTORS, spec.eval_envs, True
         else:
             index, envs = int(name.removeprefix("actor-")), spec.envs_per_actor
-        if self.options.actor_metrics:
-            self.actor_metrics_ports[name] = free_port()
         return ActorConfig(
             learner=f"localhost:{self.port}", env=spec.env, envs_per_actor=envs,
             streams=min(spec.streams_per_actor, envs), actor_id=name, experiment=spec.name,
@@ -163,6 +161,8 @@ class LocalExperiment:
         self.processes.start("learner", ["learner", "--config", str(path)])
 
     def _start_actor(self, name: str) -> None:
+        if self.options.actor_metrics:
+            self.actor_metrics_ports[name] = free_port()
         path = self.folder.actor_config(name)
         write_json(path, self.actor_config(name).model_dump(mode="json"))
         self.processes.start(name, ["actor", "--config", str(path)])
