@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -28,6 +29,7 @@ class ActorConfig(BaseModel):
     seed: int = Field(0, description="Environment i is seeded with seed + i.")
     evaluation: bool = Field(False, description="Evaluation envs: greedy actions, not trained on, a separate return.")
     metrics_port: int = Field(-1, ge=-1, le=65535, description="Prometheus /metrics port (0 picks one, -1 disables).")
+    metrics_port_file: Path | None = Field(None, description="Write the /metrics port in use here (for service discovery).")
     max_message_mb: float = Field(defaults.MAX_MESSAGE_MB, gt=0, le=1024, description="Largest gRPC message.")
     backoff_initial_s: float = Field(0.1, gt=0, description="First wait before reconnecting to the learner.")
     backoff_max_s: float = Field(5.0, gt=0, description="Longest wait between reconnection attempts.")

@@ -21,6 +21,7 @@ from seedrl.actor.client import HandshakeRefused, LearnerStream
 from seedrl.actor.config import ActorConfig
 from seedrl.actor.env_batch import EnvBatch
 from seedrl.common import metrics as m
+from seedrl.common.files import write_atomically
 from seedrl.v1 import learner_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,10 @@ def run_actor(config: ActorConfig) -> None:
 
     metrics = m.Metrics(config.experiment, "actor")
     if config.metrics_port >= 0:
-        log.info("actor metrics on port %d", metrics.serve(config.metrics_port))
+        port = metrics.serve(config.metrics_port)
+        log.info("actor metrics on port %d", port)
+        if config.metrics_port_file is not None:
+            write_atomically(config.metrics_port_file, str(port))
     actor = Actor(config, metrics)
 
     async def main() -> None:

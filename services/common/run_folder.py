@@ -37,6 +37,10 @@ class RunFolder:
         """The config of actor process `name` (`actor-<i>` or `evaluator`)."""
         return self.path / f"{name}.json"
 
+    def metrics_port_file(self, name: str) -> Path:
+        """The /metrics port actor process `name` bound (it picks a free one)."""
+        return self.path / f"{name}.metrics-port"
+
     @property
     def final_status(self) -> Path:
         """The learner's last LearnerStatus (JSON), written as it stops."""

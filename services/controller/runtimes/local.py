@@ -457,7 +457,7 @@ class LocalRuntime:
         groups = []
         for name, run in runs:
             endpoints = [("learner", run.metrics_port)] if run.metrics_port >= 0 else []
-            endpoints += [("actor", port) for port in run.actor_metrics_ports.values()]
+            endpoints += [("actor", port) for port in run.actor_metrics_ports()]
             groups += [
                 ScrapeTargets(targets=[f"127.0.0.1:{port}"], labels={"experiment": name, "role": role})
                 for role, port in endpoints

@@ -95,7 +95,6 @@ class LocalExperiment:
         self.actors = spec.actors
         self.actor_restarts = 0
         self.learner_restarts = 0
-        self.actor_metrics_ports: dict[str, int] = {}  # process name -> its /metrics port
         metrics = metrics or m.Metrics(spec.name, "controller")
         self._restarted = {
             kind: metrics(m.PROCESS_RESTARTS, experiment=spec.name, process=kind) for kind in ("actor", "learner")
@@ -134,7 +133,9 @@ class LocalExperiment:
             learner=f"localhost:{self.port}", env=spec.env, envs_per_actor=envs,
             streams=min(spec.streams_per_actor, envs), actor_id=name, experiment=spec.name,
             seed=spec.seed * 1_000_003 + index * spec.envs_per_actor,
-            metrics_port=self.actor_metrics_ports.get(name, -1), backoff_max_s=LOCAL_BACKOFF_MAX_S, **extra,
+            metrics_port=0 if self.options.actor_metrics else -1,
+            metrics_port_file=self.folder.metrics_port_file(name) if self.options.actor_metrics else None,
+            backoff_max_s=LOCAL_BACKOFF_MAX_S, **extra,
         )
 
     def initial_checkpoint(self, requested: str | None) -> Path | None:
@@ -161,8 +162,7 @@ class LocalExperiment:
         self.processes.start("learner", ["learner", "--config", str(path)])
 
     def _start_actor(self, name: str) -> None:
-        if self.options.actor_metrics:
-            self.actor_metrics_ports[name] = free_port()
+        self.folder.metrics_port_file(name).unlink(missing_ok=True)  # never advertise a dead process's port
         path = self.folder.actor_config(name)
         write_json(path, self.actor_config(name).model_dump(mode="json"))
         self.processes.start(name, ["actor", "--config", str(path)])
@@ -173,7 +173,7 @@ class LocalExperiment:
         self.processes.stop(extra, ACTOR_STOP_TIMEOUT_S)
         for name in extra:
             self.processes.processes.pop(name, None)
-            self.actor_metrics_ports.pop(name, None)
+            self.folder.metrics_port_file(name).unlink(missing_ok=True)
         for index in range(self.actors, actors):
             self._start_actor(f"actor-{index}")
         self.actors = actors
@@ -188,6 +188,16 @@ class LocalExperiment:
 
     def alive_actors(self) -> int:
         return sum(self.processes.alive(name) for name in self.actor_names())
+
+    def actor_metrics_ports(self) -> list[int]:
+        """The /metrics ports the running actors (and the evaluator) reported."""
+        ports = []
+        for name in self.actor_names() + self.evaluator_names():
+            try:
+                ports.append(int(self.folder.metrics_port_file(name).read_text()))
+            except (OSError, ValueError):  # not serving yet
+                continue
+        return ports
 
     def learner_alive(self) -> bool:
         return self.processes.alive("learner")
@@ -280,7 +290,7 @@ class LocalExperiment:
         """What a later controller needs to adopt these processes."""
         return {
             "port": self.port, "metrics_port": self.metrics_port, "actors": self.actors,
-            "actor_metrics_ports": self.actor_metrics_ports, "learner_started_at": self.learner_started_at,
+            "learner_started_at": self.learner_started_at,
             "processes": {name: list(pid_ticks) for name, pid_ticks in self.processes.records().items()},
         }
 
@@ -293,7 +303,6 @@ class LocalExperiment:
         run = cls(spec, logdir, experiments_root, dataclasses.replace(options, port=record["port"]), metrics)
         run.metrics_port = record["metrics_port"]
         run.actors = record["actors"]
-        run.actor_metrics_ports = dict(record.get("actor_metrics_ports", {}))
         run.learner_started_at = record["learner_started_at"]
         for name, (pid, ticks) in record["processes"].items():
             run.processes.adopt(name, pid, ticks)
