@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from seedrl.learner.agents.vtrace.config import VTraceConfig
+from seedrl.learner.networks.config import NetworkConfig
 
 # A DNS-1123 label short enough for the Kubernetes objects named after it
 # (`<name>-learner-0`, `<name>-actors-<hash>-<id>` stay within 63 characters).
@@ -107,6 +108,7 @@ class LearningSpec(_Strict):
     env: EnvId = Field("gym:CartPole-v1", description="Environment as family:id, e.g. gym:CartPole-v1.")
     agent: Literal["vtrace"] = Field("vtrace", description="Learning agent.")
     vtrace: VTraceConfig = Field(default_factory=VTraceConfig, description="Hyperparameters of the vtrace agent.")
+    network: NetworkConfig = Field(default_factory=NetworkConfig, description="The agent's network (torso, LSTM core, inputs).")
     total_frames: int = Field(10_000_000, gt=0, le=10**13, description="Stop after this many environment frames.")
     seed: int = Field(0, ge=0, lt=2**31, description="Seed for the learner's and the actors' random numbers.")
     unroll_queue_batches: int = Field(2, ge=1, le=1000, description="Training queue capacity, in train batches (bounds policy lag).")

@@ -15,7 +15,7 @@ import numpy as np
 
 from seedrl.common import metrics as m
 from seedrl.common.spaces import EnvSpec
-from seedrl.learner.agents.base import Agent, FieldSpec
+from seedrl.learner.agents.base import Agent, FieldSpec, StepInputs
 from seedrl.learner.episodes import EpisodeStats
 from seedrl.learner.requests import StepRequest
 from seedrl.learner.slots import SlotTable
@@ -27,13 +27,14 @@ if TYPE_CHECKING:
 
 
 def unroll_fields(agent: Agent, spec: EnvSpec) -> dict[str, FieldSpec]:
-    """Per-step fields of an unroll: env outputs, the action and the agent's extras."""
+    """Per-step fields of an unroll: env outputs, the previous and the chosen action, the agent's extras."""
     return {
         "observation": FieldSpec(spec.observation_shape, spec.observation_dtype),
         "reward": FieldSpec((), np.dtype(np.float32)),
         "terminated": FieldSpec((), np.dtype(bool)),
         "truncated": FieldSpec((), np.dtype(bool)),
         "truncation_value": FieldSpec((), np.dtype(np.float32)),
+        "prev_action": FieldSpec(spec.action_shape, spec.action_dtype),
         "action": FieldSpec(spec.action_shape, spec.action_dtype),
         **agent.extras_specs,
     }
@@ -103,13 +104,19 @@ class InferencePipeline:
         # Inference on every row plus the final observations of truncated episodes, which
         # continue the recurrent state of their (ended) episode.
         state_in = tuple(component[slots] for component in table.state)
-        model_obs, model_done, model_state = observations, done, state_in
+        prev_action = table.prev_action[slots]
+        inputs = StepInputs(observations, done, prev_action, rewards, slots)
+        model_state = state_in
         if len(final_rows):
             final_obs = np.concatenate([r.final_observations for r in requests])
-            model_obs = np.concatenate([observations, final_obs])
-            model_done = np.concatenate([done, np.zeros(len(final_rows), bool)])
+            inputs = StepInputs(*(
+                np.concatenate([rows, extra]) for rows, extra in zip(inputs, (
+                    final_obs, np.zeros(len(final_rows), bool), prev_action[final_rows], rewards[final_rows],
+                    slots[final_rows],
+                ))
+            ))
             model_state = tuple(np.concatenate([s, s[final_rows]]) for s in state_in)
-        out = self._agent.act(model_obs, model_done, model_state)
+        out = self._agent.act(inputs, model_state)
         actions = out.action[:n]
         if any_evaluation:
             rows = evaluation.reshape((n,) + (1,) * (actions.ndim - 1))
@@ -127,7 +134,8 @@ class InferencePipeline:
         if self._collect_unrolls:
             step = {
                 "observation": observations, "reward": rewards, "terminated": terminated,
-                "truncated": truncated, "truncation_value": truncation_value, "action": actions,
+                "truncated": truncated, "truncation_value": truncation_value, "prev_action": prev_action,
+                "action": actions,
                 **{name: value[:n] for name, value in out.extras.items()},
             }
             if any_evaluation:  # evaluation envs are never trained on

@@ -186,7 +186,7 @@ def test_an_experiment_succeeds_at_its_frame_budget_and_a_crash_looping_one_fail
             (checkpoint,) = [c["name"] for c in api.get(f"{API}/short/checkpoints").json()["items"][-1:]]
 
             # A learner that cannot restore its checkpoint (another network shape) crashes at every start.
-            misfit = spec("misfit", resume_from=f"short/{checkpoint}", vtrace={"hidden_sizes": [7]})
+            misfit = spec("misfit", resume_from=f"short/{checkpoint}", network={"hidden_sizes": [7]})
             assert api.post(API, params={"start": "true"}, json=misfit).status_code == 201
             failed = wait_status(api, "misfit", lambda s: s["phase"] == "Failed", 180, "failed")
             assert "exited 4 times" in failed["message"] and "learner.log" in failed["message"]

@@ -10,6 +10,7 @@ from seedrl.learner.agents.vtrace.agent import VTraceAgent
 from seedrl.learner.agents.vtrace.config import VTraceConfig
 from seedrl.learner.checkpoints import Checkpointer
 from seedrl.learner.episodes import EpisodeStats
+from seedrl.learner.networks import NetworkConfig
 from tests.unit.test_tensors_and_specs import cartpole_spec
 
 STEPS = (10, 20, 30, 40)
@@ -27,7 +28,7 @@ def counters_at(step: int) -> tuple[int, int]:
 @pytest.fixture
 def saved(tmp_path):
     """A Checkpointer (keep=3) that saved at steps 10..40, with weights and counters set per step."""
-    agent = VTraceAgent(cartpole_spec(), VTraceConfig(hidden_sizes=(8,)), total_frames=1000)
+    agent = VTraceAgent(cartpole_spec(), VTraceConfig(), total_frames=1000, network=NetworkConfig(hidden_sizes=(8,)))
     variables = agent.checkpoint_items()["network"].trainable_variables
     stats = EpisodeStats()
     directory = tmp_path / "checkpoints"
@@ -75,7 +76,7 @@ def test_restore_of_a_named_checkpoint_restores_that_one_not_the_newest(saved):
 
 
 def test_restore_with_no_checkpoint_is_a_fresh_start(tmp_path):
-    agent = VTraceAgent(cartpole_spec(), VTraceConfig(hidden_sizes=(8,)), total_frames=1000)
+    agent = VTraceAgent(cartpole_spec(), VTraceConfig(), total_frames=1000, network=NetworkConfig(hidden_sizes=(8,)))
     stats = EpisodeStats()
     checkpointer = Checkpointer(tmp_path / "empty", agent.checkpoint_items(), stats, max_to_keep=3)
     assert checkpointer.restore(None) is None

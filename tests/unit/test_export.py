@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from seedrl.actor.envs import env_spec
 from seedrl.learner.agents import build_agent
+from seedrl.learner.agents.base import StepInputs
 from seedrl.learner.checkpoints import Checkpointer
 from seedrl.learner.config import LearnerConfig
 from seedrl.learner.episodes import EpisodeStats
@@ -14,10 +15,11 @@ from seedrl.learner.export import export_saved_model
 NUM_ACTIONS = 2  # CartPole
 
 
-def learner_config(tmp_path, lstm_size: int) -> LearnerConfig:
+def learner_config(tmp_path, lstm_size: int, prev_action_reward: bool = False) -> LearnerConfig:
     return LearnerConfig(
         env="gym:CartPole-v1", logdir=tmp_path / "run", total_frames=1000,
-        vtrace={"hidden_sizes": (16,), "lstm_size": lstm_size, "batch_size": 2, "unroll_length": 2},
+        vtrace={"batch_size": 2, "unroll_length": 2},
+        network={"hidden_sizes": (16,), "lstm_size": lstm_size, "prev_action_reward": prev_action_reward},
     )
 
 
@@ -28,9 +30,10 @@ def perturb(variables, seed: int) -> None:
         variable.assign(rng.normal(scale=0.5, size=variable.shape).astype(np.float32))
 
 
-@pytest.mark.parametrize("lstm_size", [0, 8], ids=["mlp", "lstm"])
-def test_exported_model_serves_the_checkpointed_policy(tmp_path, lstm_size):
-    config = learner_config(tmp_path, lstm_size)
+@pytest.mark.parametrize(("lstm_size", "prev_action_reward"), [(0, False), (8, False), (8, True)],
+                         ids=["mlp", "lstm", "lstm-prev-action-reward"])
+def test_exported_model_serves_the_checkpointed_policy(tmp_path, lstm_size, prev_action_reward):
+    config = learner_config(tmp_path, lstm_size, prev_action_reward)
     agent = build_agent(config, env_spec(config.env))
     stats = EpisodeStats()
     checkpointer = Checkpointer(config.folder.checkpoints, agent.checkpoint_items(), stats, config.checkpoint.keep)
@@ -48,14 +51,22 @@ def test_exported_model_serves_the_checkpointed_policy(tmp_path, lstm_size):
     rng = np.random.default_rng(2)
     observations = rng.normal(size=(5, 4)).astype(np.float32)
     done = np.array([True, False, True, False, False])
+    prev_action = np.array([1, 1, 0, 1, 0], np.int32)
+    reward = np.array([0.5, 1.0, -1.0, 0.0, 1.0], np.float32)
     state = tuple(rng.normal(size=(5, s.shape[0])).astype(np.float32) for s in agent.state_specs)
     inputs = {"observation": tf.constant(observations)}
     if lstm_size:
         inputs["done"] = tf.constant(done)
         inputs.update({f"state_{i}": tf.constant(component) for i, component in enumerate(state)})
+    if prev_action_reward:
+        inputs.update(prev_action=tf.constant(prev_action), reward=tf.constant(reward))
     assert set(serve.structured_input_signature[1]) == set(inputs)
     served = {name: tensor.numpy() for name, tensor in serve(**inputs).items()}
-    expected = agent.act(observations, done, state)
+    if not lstm_size:
+        done = np.zeros(5, bool)  # what serving assumes without a `done` input
+    if not prev_action_reward:
+        prev_action, reward = np.zeros(5, np.int32), np.zeros(5, np.float32)
+    expected = agent.act(StepInputs(observations, done, prev_action, reward, np.arange(5, dtype=np.int32)), state)
 
     expected_keys = {"action", "greedy_action", "logits", "value"} | {f"state_{i}" for i in range(len(state))}
     assert set(served) == expected_keys

@@ -18,9 +18,9 @@ def parse(argv):
 
 def test_flags_map_onto_nested_fields_and_defaults_stay_in_the_model():
     config = parse(["--env", "gym:Acrobot-v1", "--actors", "3", "--vtrace.learning-rate", "0.01",
-                    "--vtrace.hidden-sizes", "32", "16", "--no-vtrace.lr-decay", "--stop-at-return", "-100"])
+                    "--network.hidden-sizes", "32", "16", "--no-vtrace.lr-decay", "--stop-at-return", "-100"])
     assert config.env == "gym:Acrobot-v1" and config.actors == 3
-    assert config.vtrace.learning_rate == 0.01 and config.vtrace.hidden_sizes == (32, 16)
+    assert config.vtrace.learning_rate == 0.01 and config.network.hidden_sizes == (32, 16)
     assert config.vtrace.lr_decay is False and config.stop_at_return == -100
     assert config.vtrace.discount == TrainConfig().vtrace.discount
 
@@ -29,7 +29,7 @@ def test_invalid_values_are_refused_with_the_field_named():
     with pytest.raises(ValidationError, match="actors"):
         parse(["--actors", "-1"])
     with pytest.raises(ValidationError, match="hidden_sizes"):
-        parse(["--vtrace.hidden-sizes", "0"])
+        parse(["--network.hidden-sizes", "0"])
 
 
 def test_train_flags_are_the_experiment_spec_fields():

@@ -4,10 +4,12 @@ import numpy as np
 import pytest
 
 from seedrl.common import metrics as m
+from seedrl.learner.agents.base import StepInputs
 from seedrl.learner.agents.vtrace.agent import VTraceAgent
 from seedrl.learner.agents.vtrace.config import VTraceConfig
 from seedrl.learner.episodes import EpisodeStats
 from seedrl.learner.inference import InferencePipeline
+from seedrl.learner.networks import NetworkConfig
 from seedrl.learner.requests import StepRequest
 from seedrl.learner.unroll_queue import UnrollQueue
 from tests.unit.test_tensors_and_specs import cartpole_spec
@@ -15,7 +17,7 @@ from tests.unit.test_tensors_and_specs import cartpole_spec
 
 @pytest.fixture(params=[0, 8], ids=["mlp", "lstm"])
 def pipeline(request):
-    agent = VTraceAgent(cartpole_spec(), VTraceConfig(unroll_length=2, lstm_size=request.param), total_frames=1000)
+    agent = VTraceAgent(cartpole_spec(), VTraceConfig(unroll_length=2), total_frames=1000, network=NetworkConfig(lstm_size=request.param))
     queue = UnrollQueue(capacity=100)
     stats = EpisodeStats()
     pipe = InferencePipeline(agent, cartpole_spec(), 16, queue, stats, EpisodeStats(), m.Metrics("test", "learner"), lambda: 7)
@@ -28,7 +30,7 @@ def test_evaluation_slots_act_greedily_stay_out_of_training_and_report_their_own
     pipe = InferencePipeline(agent, cartpole_spec(), 16, queue, stats, eval_stats, m.Metrics("t", "learner"), lambda: 0)
     train, evaluation = pipe.lease(3), pipe.lease(4, evaluation=True)
     obs = np.random.default_rng(0).normal(size=(4, 4)).astype(np.float32) * 3
-    greedy = agent.act(obs, np.zeros(4, bool), ()).greedy_action
+    greedy = agent.act(first_step(obs), ()).greedy_action
     for _ in range(20):  # greedy actions are the same every time; sampled ones would differ
         _, eval_actions = pipe.process([request(train, [0, 0, 0]), request(evaluation, [0] * 4, obs=obs)])
         assert eval_actions.tolist() == greedy.tolist()
@@ -40,6 +42,12 @@ def test_evaluation_slots_act_greedily_stay_out_of_training_and_report_their_own
     # Only the three training slots filled unrolls.
     assert len(queue) == 3 * 10  # 22 rows per slot: an unroll every T=2 rows after the first
 
+
+
+def first_step(obs, done=True, reward=0.0):
+    """StepInputs for N rows of `obs` with no previous action (previous action 0)."""
+    n = len(obs)
+    return StepInputs(obs, np.full(n, done), np.zeros(n, np.int32), np.full(n, reward, np.float32), np.arange(n, dtype=np.int32))
 
 
 def request(slots, rewards, terminated=None, truncated=None, obs=None, final_indices=(), final_obs=None):
@@ -69,6 +77,8 @@ def test_actions_are_routed_to_each_request_and_episodes_are_counted(pipeline):
     unrolls = queue.get_batch(5, timeout=1)
     assert unrolls.steps["observation"].shape == (5, 3, 4)
     assert unrolls.policy_version.tolist() == [7] * 5
+    # Each step carries the action sent before it: the previous step's action within an unroll.
+    np.testing.assert_array_equal(unrolls.steps["prev_action"][:, 1:], unrolls.steps["action"][:, :-1])
 
 
 def test_truncated_envs_get_the_value_of_their_final_observation(pipeline):
@@ -79,7 +89,7 @@ def test_truncated_envs_get_the_value_of_their_final_observation(pipeline):
     state_before = tuple(component[slots].copy() for component in pipe.slots.state)
     final_obs = np.array([[0.3, -0.2, 0.1, 0.4]], np.float32)
     pipe.process([request(slots, [1, 1], truncated=[False, True], final_indices=[1], final_obs=final_obs)])
-    expected = agent.act(final_obs, np.zeros(1, bool), tuple(s[1:2] for s in state_before)).value
+    expected = agent.act(first_step(final_obs, done=False, reward=1.0), tuple(s[1:2] for s in state_before)).value
     unrolls = queue.get_batch(2, timeout=1)
     truncation_value = unrolls.steps["truncation_value"]
     row = int(np.flatnonzero(unrolls.steps["truncated"][:, 2])[0])
@@ -88,7 +98,7 @@ def test_truncated_envs_get_the_value_of_their_final_observation(pipeline):
 
 
 def test_recurrent_state_is_kept_per_slot_and_reset_at_episode_starts():
-    agent = VTraceAgent(cartpole_spec(), VTraceConfig(unroll_length=4, lstm_size=8), total_frames=1000)
+    agent = VTraceAgent(cartpole_spec(), VTraceConfig(unroll_length=4), total_frames=1000, network=NetworkConfig(lstm_size=8))
     pipe = InferencePipeline(agent, cartpole_spec(), 8, UnrollQueue(100), EpisodeStats(), EpisodeStats(), m.Metrics("t", "learner"), lambda: 0)
     slots = pipe.lease(2)
     pipe.process([request(slots, [0, 0])])
@@ -98,8 +108,8 @@ def test_recurrent_state_is_kept_per_slot_and_reset_at_episode_starts():
     pipe.process([request(slots, [1, 1], terminated=[True, False], obs=obs)])
     after = pipe.slots.state[0][slots]
     zeros = tuple(np.zeros((1, 8), np.float32) for _ in before)
-    from_zero = agent.act(obs[:1], np.zeros(1, bool), zeros).state[0][0]
-    carried = agent.act(obs[1:], np.zeros(1, bool), tuple(s[1:] for s in before)).state[0][0]
+    from_zero = agent.act(first_step(obs[:1]), zeros).state[0][0]
+    carried = agent.act(first_step(obs[1:], done=False, reward=1.0), tuple(s[1:] for s in before)).state[0][0]
     np.testing.assert_allclose(after[0], from_zero, rtol=1e-5)  # episode start: state reset
     np.testing.assert_allclose(after[1], carried, rtol=1e-5)  # same episode: state carried
     assert not np.allclose(from_zero, carried)

@@ -17,5 +17,5 @@ def build_agent(config: "LearnerConfig", spec: "EnvSpec") -> "Agent":
     if config.agent == "vtrace":
         from seedrl.learner.agents.vtrace.agent import VTraceAgent
 
-        return VTraceAgent(spec, config.vtrace, total_frames=config.total_frames)
+        return VTraceAgent(spec, config.vtrace, total_frames=config.total_frames, network=config.network)
     raise ValueError(f"unknown agent {config.agent!r}; known: {AGENTS}")

@@ -2,8 +2,7 @@
 
 The learner drives an agent like this:
 
-    state = agent.initial_state(n)                     # per env slot, on lease
-    out = agent.act(observations, done, state)         # batched inference, every step
+    out = agent.act(StepInputs(...), state)            # batched inference, every step
     ... unrolls of out.extras and the env outputs are assembled per slot ...
     metrics = agent.train(batch)                       # one gradient step, training thread
 """
@@ -26,6 +25,24 @@ class FieldSpec:
 
     shape: tuple[int, ...]
     dtype: np.dtype
+
+
+class StepInputs(NamedTuple):
+    """What inference gets for N rows.
+
+    Attributes:
+      observation: [N, *obs_shape] in the environment's observation dtype.
+      done: [N] bool, a new episode starts at this row (recurrent state is reset).
+      prev_action: [N, *action_shape] the action sent on the row's previous step.
+      reward: [N] float32, the reward of `prev_action` (0 at an episode's start).
+      slot: [N] int32, the env slot of each row (for per-slot behaviour such as exploration).
+    """
+
+    observation: np.ndarray
+    done: np.ndarray
+    prev_action: np.ndarray
+    reward: np.ndarray
+    slot: np.ndarray
 
 
 class ActOutput(NamedTuple):
@@ -52,7 +69,8 @@ class TrainingBatch:
 
     Attributes:
       steps: per-step fields, each [T+1, B, *shape]: observation, reward, terminated,
-        truncated, truncation_value, action and the agent's extras.
+        truncated, truncation_value, prev_action (the action before the step), action and
+        the agent's extras.
       initial_state: recurrent state at each unroll's first step, each [B, *shape].
     """
 
@@ -86,8 +104,8 @@ class Agent(abc.ABC):
         """T: transitions per unroll (unrolls hold T+1 steps)."""
 
     @abc.abstractmethod
-    def act(self, observations: np.ndarray, done: np.ndarray, state: tuple[np.ndarray, ...]) -> ActOutput:
-        """Batched inference on N rows: observations [N, *obs], done [N] bool (resets state)."""
+    def act(self, inputs: StepInputs, state: tuple[np.ndarray, ...]) -> ActOutput:
+        """Batched inference on N rows; `state` holds each row's recurrent state, each [N, *spec.shape]."""
 
     @abc.abstractmethod
     def train(self, batch: TrainingBatch, frames: int) -> dict[str, float]:
@@ -109,6 +127,7 @@ class Agent(abc.ABC):
         `serve` is a concrete function with flat named tensor inputs:
           observation: [B, *obs_shape] in the environment's observation dtype.
           done: [B] bool, a new episode starts at this observation (recurrent agents only).
+          prev_action: [B, *action_shape], reward: [B] float32 (networks with prev_action_reward only).
           state_0 .. state_{k-1}: [B, *state_specs[i].shape] float32 (recurrent agents only).
         It returns a dict of tensors:
           action: [B, *action_shape] sampled from the policy.

@@ -8,10 +8,10 @@ import numpy as np
 import tensorflow as tf
 
 from seedrl.common.spaces import DiscreteSpace, EnvSpec
-from seedrl.learner.agents.base import ActOutput, Agent, FieldSpec, TrainingBatch
+from seedrl.learner.agents.base import ActOutput, Agent, FieldSpec, StepInputs, TrainingBatch
 from seedrl.learner.agents.vtrace.config import VTraceConfig
 from seedrl.learner.agents.vtrace.losses import impala_loss, transition_rewards_and_discounts
-from seedrl.learner.networks import PolicyValueNetwork
+from seedrl.learner.networks import NetworkConfig, PolicyValueNetwork
 
 
 class VTraceAgent(Agent):
@@ -19,7 +19,7 @@ class VTraceAgent(Agent):
 
     name = "vtrace"
 
-    def __init__(self, spec: EnvSpec, config: VTraceConfig, total_frames: int):
+    def __init__(self, spec: EnvSpec, config: VTraceConfig, total_frames: int, network: NetworkConfig | None = None):
         if not isinstance(spec.action_space, DiscreteSpace):
             raise ValueError(
                 f"the vtrace agent needs a discrete action space; {spec.env_id} has {spec.action_space!r}"
@@ -28,14 +28,17 @@ class VTraceAgent(Agent):
         self._total_frames = total_frames
         self._num_actions = spec.action_space.n
         obs_shape, obs_dtype = spec.observation_shape, tf.as_dtype(spec.observation_dtype)
-        self._network = PolicyValueNetwork(self._num_actions, config.hidden_sizes, config.lstm_size)
+        self._network_config = network or NetworkConfig()
+        self._network = PolicyValueNetwork(spec, self._network_config, self._num_actions)
         self._optimizer = tf.keras.optimizers.Adam(learning_rate=config.learning_rate, epsilon=config.adam_epsilon)
 
         obs_spec = tf.TensorSpec([None, *obs_shape], obs_dtype)
         self._obs_spec = obs_spec
         state_spec = tuple(tf.TensorSpec([None, *s.shape], tf.float32) for s in self.state_specs)
+        action_spec = tf.TensorSpec([None], tf.int32)
         self._act_fn = tf.function(
-            self._act_graph, input_signature=[obs_spec, tf.TensorSpec([None], tf.bool), state_spec]
+            self._act_graph,
+            input_signature=[obs_spec, tf.TensorSpec([None], tf.bool), action_spec, tf.TensorSpec([None], tf.float32), state_spec],
         )
         steps = config.unroll_length + 1
         step_specs = {
@@ -44,6 +47,7 @@ class VTraceAgent(Agent):
             "terminated": tf.TensorSpec([steps, None], tf.bool),
             "truncated": tf.TensorSpec([steps, None], tf.bool),
             "truncation_value": tf.TensorSpec([steps, None], tf.float32),
+            "prev_action": tf.TensorSpec([steps, None], tf.int32),
             "action": tf.TensorSpec([steps, None], tf.int32),
             "behaviour_logits": tf.TensorSpec([steps, None, self._num_actions], tf.float32),
         }
@@ -53,7 +57,8 @@ class VTraceAgent(Agent):
         )
         # Create every variable now, so checkpoints restore before the first step.
         self._network.step(
-            tf.zeros([1, *obs_shape], obs_dtype), tf.zeros([1], tf.bool), self._network.initial_state(1)
+            tf.zeros([1, *obs_shape], obs_dtype), tf.zeros([1], tf.bool), tf.zeros([1], tf.int32), tf.zeros([1]),
+            self._network.initial_state(1),
         )
         self._optimizer.build(self._network.trainable_variables)
 
@@ -61,8 +66,7 @@ class VTraceAgent(Agent):
 
     @property
     def state_specs(self) -> tuple[FieldSpec, ...]:
-        size = self._config.lstm_size
-        return (FieldSpec((size,), np.dtype(np.float32)),) * 2 if size else ()
+        return self._network.encoder.state_specs
 
     @property
     def extras_specs(self) -> dict[str, FieldSpec]:
@@ -80,8 +84,10 @@ class VTraceAgent(Agent):
     def steps(self) -> int:
         return int(self._optimizer.iterations.numpy())
 
-    def act(self, observations: np.ndarray, done: np.ndarray, state: tuple[np.ndarray, ...]) -> ActOutput:
-        action, value, logits, new_state = self._act_fn(observations, done, state)
+    def act(self, inputs: StepInputs, state: tuple[np.ndarray, ...]) -> ActOutput:
+        action, value, logits, new_state = self._act_fn(
+            inputs.observation, inputs.done, inputs.prev_action, inputs.reward, state
+        )
         logits = logits.numpy()
         return ActOutput(
             action=action.numpy(), greedy_action=logits.argmax(axis=-1).astype(np.int32), value=value.numpy(),
@@ -101,10 +107,13 @@ class VTraceAgent(Agent):
 
     def serving_module(self) -> tf.Module:
         inputs = {"observation": tf.TensorSpec(self._obs_spec.shape, self._obs_spec.dtype, name="observation")}
-        if self.state_specs:
+        if self.state_specs or self._network_config.prev_action_reward:
             inputs["done"] = tf.TensorSpec([None], tf.bool, name="done")
-            for i, spec in enumerate(self.state_specs):
-                inputs[f"state_{i}"] = tf.TensorSpec([None, *spec.shape], tf.float32, name=f"state_{i}")
+        if self._network_config.prev_action_reward:
+            inputs["prev_action"] = tf.TensorSpec([None], tf.int32, name="prev_action")
+            inputs["reward"] = tf.TensorSpec([None], tf.float32, name="reward")
+        for i, spec in enumerate(self.state_specs):
+            inputs[f"state_{i}"] = tf.TensorSpec([None, *spec.shape], tf.float32, name=f"state_{i}")
         module = tf.Module()
         module.network = self._network
         module.serve = tf.function(self._serve_graph).get_concrete_function(**inputs)
@@ -112,17 +121,20 @@ class VTraceAgent(Agent):
 
     # --- Graphs ----------------------------------------------------------------------
 
-    def _act_graph(self, observations, done, state):
-        logits, value, new_state = self._network.step(observations, done, state)
+    def _act_graph(self, observations, done, prev_action, reward, state):
+        logits, value, new_state = self._network.step(observations, done, prev_action, reward, state)
         action = tf.random.categorical(logits, 1, dtype=tf.int32)[:, 0]
         return action, value, logits, new_state
 
     def _serve_graph(self, **inputs: tf.Tensor) -> dict[str, tf.Tensor]:
         """`serve` of `serving_module`: the inputs and outputs `Agent.serving_module` documents."""
         observation = inputs["observation"]
-        done = inputs["done"] if self.state_specs else tf.zeros(tf.shape(observation)[:1], tf.bool)
+        rows = tf.shape(observation)[:1]
+        done = inputs.get("done", tf.zeros(rows, tf.bool))
+        prev_action = inputs.get("prev_action", tf.zeros(rows, tf.int32))
+        reward = inputs.get("reward", tf.zeros(rows, tf.float32))
         state = tuple(inputs[f"state_{i}"] for i in range(len(self.state_specs)))
-        action, value, logits, new_state = self._act_graph(observation, done, state)
+        action, value, logits, new_state = self._act_graph(observation, done, prev_action, reward, state)
         outputs = {
             "action": action,
             "greedy_action": tf.argmax(logits, axis=-1, output_type=tf.int32),
@@ -144,7 +156,9 @@ class VTraceAgent(Agent):
         done = tf.logical_or(steps["terminated"], steps["truncated"])
         variables = self._network.trainable_variables
         with tf.GradientTape() as tape:
-            logits, values = self._network.unroll(steps["observation"], done, initial_state)
+            logits, values = self._network.unroll(
+                steps["observation"], done, steps["prev_action"], steps["reward"], initial_state
+            )
             losses = impala_loss(
                 logits, values, steps["action"], steps["behaviour_logits"], r_t, discount_t,
                 baseline_cost=config.baseline_cost, entropy_cost=config.entropy_cost,

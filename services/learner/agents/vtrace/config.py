@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class VTraceConfig(BaseModel):
@@ -30,14 +30,3 @@ class VTraceConfig(BaseModel):
     # Data.
     batch_size: int = Field(16, ge=1, le=4096, description="Unrolls per train step.")
     unroll_length: int = Field(16, ge=1, le=1000, description="Transitions per unroll (T; unrolls hold T+1 steps).")
-
-    # Network.
-    hidden_sizes: tuple[int, ...] = Field((64, 64), description="Widths of the MLP torso.")
-    lstm_size: int = Field(0, ge=0, le=65_536, description="LSTM units after the torso; 0 for feed-forward.")
-
-    @field_validator("hidden_sizes")
-    @classmethod
-    def _check_network(cls, hidden_sizes: tuple[int, ...]) -> tuple[int, ...]:
-        if not hidden_sizes or any(width <= 0 or width > 65_536 for width in hidden_sizes) or len(hidden_sizes) > 32:
-            raise ValueError("hidden_sizes needs 1 to 32 layers with widths in 1..65536")
-        return hidden_sizes
