@@ -6,3 +6,6 @@ LEARNER_PORT = 8686
 MAX_MESSAGE_MB = 16.0
 # An actor exits with this code when the learner refuses it for good (restarting cannot help).
 ACTOR_REFUSED_EXIT_CODE = 3
+# A stream whose actor sends nothing for this long is ended and its env slots reclaimed. It must
+# exceed the slowest env step or reset (a DeepMind Lab level compiles in under a minute).
+STREAM_IDLE_TIMEOUT_S = 120.0

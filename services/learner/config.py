@@ -22,6 +22,10 @@ class LearnerConfig(LearningSpec):
     port: int = Field(defaults.LEARNER_PORT, ge=0, le=65535, description="gRPC port (0 picks a free one).")
     metrics_port: int = Field(-1, ge=-1, le=65535, description="Prometheus /metrics port (0 picks one, -1 disables).")
     max_message_mb: float = Field(defaults.MAX_MESSAGE_MB, gt=0, le=1024, description="Largest accepted gRPC message.")
+    stream_idle_timeout_s: float = Field(
+        defaults.STREAM_IDLE_TIMEOUT_S, gt=0, le=86_400,
+        description="End a stream whose actor sent nothing for this long, reclaiming its env slots.",
+    )
     inference_only: bool = Field(False, description="Serve actions with the current policy but assemble no unrolls and never train (benchmarks, evaluation).")
 
     # Checkpoints and summaries.

@@ -89,7 +89,8 @@ class Learner:
 
         batcher = DeadlineBatcher(self.pipeline.process, config.inference.max_batch_size, config.inference.max_wait_ms / 1000)
         self._service = LearnerService(
-            config.experiment, self.spec, self.pipeline, batcher, self.metrics, self.status, lambda: self.agent.steps
+            config.experiment, self.spec, self.pipeline, batcher, self.metrics, self.status, lambda: self.agent.steps,
+            config.stream_idle_timeout_s,
         )
         server = grpc.aio.server(options=grpc_options(config.max_message_mb))
         pb_grpc.add_LearnerServicer_to_server(self._service, server)

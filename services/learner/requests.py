@@ -16,9 +16,10 @@ from seedrl.v1 import learner_pb2 as pb
 
 
 # Why the learner refuses a message: the bounded values of seedrl_rejected_messages_total's `reason`.
+# `idle_timeout` counts streams ended because their actor stopped sending (their slots are reclaimed).
 REJECTION_REASONS = (
-    "actor_id", "bad_tensor", "dtype", "env_spec", "final_indices", "missing_field", "num_envs", "rewards",
-    "run_id", "shape", "slots_exhausted", "unexpected_message", "unknown_actor",
+    "actor_id", "bad_tensor", "dtype", "env_spec", "final_indices", "idle_timeout", "missing_field", "num_envs",
+    "rewards", "run_id", "shape", "slots_exhausted", "undecodable", "unexpected_message", "unknown_actor",
 )
 
 

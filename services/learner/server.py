@@ -9,9 +9,10 @@ from typing import AsyncIterator, Callable
 
 import grpc
 import numpy as np
+from google.protobuf.message import DecodeError
 
+from seedrl.common import defaults, tensors
 from seedrl.common import metrics as m
-from seedrl.common import tensors
 from seedrl.common.spaces import EnvSpec, spec_from_proto
 from seedrl.learner.batcher import DeadlineBatcher
 from seedrl.learner.inference import InferencePipeline
@@ -37,7 +38,12 @@ class Lease:
 
 
 class LearnerService(pb_grpc.LearnerServicer):
-    """Serves `Act` streams through the batcher and answers `GetStatus`."""
+    """Serves `Act` streams through the batcher and answers `GetStatus`.
+
+    A stream whose actor sends nothing for `idle_timeout_s` (a hung actor behind a live
+    connection; dead connections are found sooner by gRPC keepalive) is ended with
+    DEADLINE_EXCEEDED and its slots go back to the pool.
+    """
 
     def __init__(
         self,
@@ -48,8 +54,10 @@ class LearnerService(pb_grpc.LearnerServicer):
         metrics: m.Metrics,
         status: Callable[[], pb.LearnerStatus],
         learner_steps: Callable[[], int],
+        idle_timeout_s: float = defaults.STREAM_IDLE_TIMEOUT_S,
     ):
         self._experiment = experiment
+        self._idle_timeout_s = idle_timeout_s
         self._spec = spec
         self._pipeline = pipeline
         self._batcher = batcher
@@ -70,7 +78,8 @@ class LearnerService(pb_grpc.LearnerServicer):
     async def Act(
         self, request_iterator: AsyncIterator[pb.ActorMessage], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.LearnerMessage]:
-        first = await anext(aiter(request_iterator), None)
+        messages = aiter(request_iterator)
+        first = await self._next(messages, context)
         if first is None:
             return
         lease = await self._open(first, context)
@@ -78,7 +87,7 @@ class LearnerService(pb_grpc.LearnerServicer):
             yield pb.LearnerMessage(
                 welcome=pb.Welcome(num_slots=len(lease.slots), experiment=self._experiment, learner_steps=self._learner_steps())
             )
-            async for message in request_iterator:
+            while (message := await self._next(messages, context)) is not None:
                 if message.WhichOneof("kind") != "step":
                     await self._reject(context, ProtocolError("unexpected_message", "expected a StepBatch after Hello"))
                 try:
@@ -93,6 +102,23 @@ class LearnerService(pb_grpc.LearnerServicer):
             await context.abort(grpc.StatusCode.ABORTED, f"a newer stream of actor {lease.actor_id!r} replaced this one")
         finally:
             await asyncio.shield(self._close(lease))
+
+    async def _next(
+        self, messages: AsyncIterator[pb.ActorMessage], context: grpc.aio.ServicerContext
+    ) -> pb.ActorMessage | None:
+        """The stream's next message, None at its end; undecodable bytes and silence end the stream."""
+        try:
+            return await asyncio.wait_for(anext(messages), self._idle_timeout_s)
+        except StopAsyncIteration:
+            return None
+        except DecodeError as error:
+            await self._reject(context, ProtocolError("undecodable", str(error)))
+        except TimeoutError:
+            self._rejected["idle_timeout"].inc()
+            await context.abort(
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                f"no message for {self._idle_timeout_s:g} s: the stream is closed and its env slots reclaimed",
+            )
 
     async def _reject(self, context: grpc.aio.ServicerContext, error: ProtocolError) -> None:
         self._rejected[error.reason].inc()
