@@ -38,10 +38,28 @@ class Checkpointer:
         self.last_time = 0.0
 
     def restore(self, path: Path | None = None) -> str | None:
-        """Restore checkpoint `path`, or the newest one in the directory if None; returns what was restored."""
-        target = str(path) if path is not None else self._manager.latest_checkpoint
-        if target is None:
-            return None
+        """Restore checkpoint `path`, or else the newest readable one in the directory; returns what was restored.
+
+        Without `path`, a checkpoint that cannot be read (its files damaged or cut short) is
+        skipped with an error in the log, and the one before it is tried: a damaged newest
+        checkpoint costs the progress since the previous one, not the run. A `path` asked
+        for explicitly must restore, or this raises.
+        """
+        if path is not None:
+            return self._restore(str(path))
+        candidates = [str(self._directory / info.name) for info in reversed(list_checkpoints(self._directory))]
+        error: Exception | None = None
+        for target in candidates:
+            try:
+                return self._restore(target)
+            except Exception as failure:  # noqa: BLE001 - TensorFlow raises many kinds for damaged files
+                log.error("checkpoint %s cannot be restored, trying an older one: %s", target, failure)
+                error = failure
+        if error is not None:
+            raise RuntimeError(f"no checkpoint in {self._directory} can be restored (tried {len(candidates)})") from error
+        return None
+
+    def _restore(self, target: str) -> str:
         self._checkpoint.restore(target).assert_existing_objects_matched()
         self._stats.frames = int(self._frames.numpy())
         self._stats.episodes = int(self._episodes.numpy())

@@ -91,3 +91,31 @@ def test_checkpoint_files_refuses_names_that_are_not_checkpoint_names(saved, nam
     (directory / "ckpt-1").mkdir()
     assert checkpoint_files(directory, "ckpt-20")  # the real one is found
     assert checkpoint_files(directory, name) == []
+
+
+@pytest.mark.parametrize("damage", ["truncated-data", "missing-data", "garbage-index"])
+def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(saved, damage):
+    """A checkpoint whose files were cut short (a write interrupted, a disk fault) is skipped, never fatal."""
+    directory, checkpointer, stats, variables = saved
+    (data,) = directory.glob("ckpt-40.data-*")
+    if damage == "truncated-data":
+        data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+    elif damage == "missing-data":
+        data.unlink()
+    else:
+        (directory / "ckpt-40.index").write_bytes(b"\x00not an index")
+    for variable in variables:
+        variable.assign(np.zeros(variable.shape, np.float32))
+    assert checkpointer.restore(None) == str(directory / "ckpt-30") and checkpointer.last_step == 30
+    assert (stats.frames, stats.episodes) == counters_at(30)
+    assert_weights_of(30, variables)
+    with pytest.raises(Exception):  # asked for by name, a damaged checkpoint is an error
+        checkpointer.restore(directory / "ckpt-40")
+
+
+def test_when_no_checkpoint_can_be_restored_the_learner_says_so(saved):
+    directory, checkpointer, _, _ = saved
+    for index in directory.glob("ckpt-*.index"):
+        index.write_bytes(b"garbage")
+    with pytest.raises(RuntimeError, match="no checkpoint .* can be restored"):
+        checkpointer.restore(None)
