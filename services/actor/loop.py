@@ -22,6 +22,7 @@ from seedrl.actor.config import ActorConfig
 from seedrl.actor.env_batch import EnvBatch
 from seedrl.common import metrics as m
 from seedrl.common.files import write_atomically
+from seedrl.common.grpc_options import channel_options
 from seedrl.v1 import learner_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
@@ -93,9 +94,7 @@ class Actor:
     async def _session(self) -> None:
         """One connection: handshake every group, then step and stream until the stream breaks."""
         config = self._config
-        size = int(config.max_message_mb * 2**20)
-        options = [("grpc.max_receive_message_length", size), ("grpc.max_send_message_length", size)]
-        async with grpc.aio.insecure_channel(config.learner, options=options) as channel:
+        async with grpc.aio.insecure_channel(config.learner, options=channel_options(config.max_message_mb)) as channel:
             stub = pb_grpc.LearnerStub(channel)
             streams = [
                 await LearnerStream.open(

@@ -14,12 +14,14 @@ from google.protobuf import json_format
 from seedrl.actor.envs import env_spec
 from seedrl.common import metrics as m
 from seedrl.common.files import write_atomically
+from seedrl.common.grpc_options import server_options
 from seedrl.learner.agents import build_agent
 from seedrl.learner.batcher import DeadlineBatcher
 from seedrl.learner.checkpoints import Checkpointer
 from seedrl.learner.config import LearnerConfig
 from seedrl.learner.episodes import EpisodeStats, RateMeter
 from seedrl.learner.inference import InferencePipeline
+from seedrl.learner.readiness import Readiness
 from seedrl.learner.server import LearnerService
 from seedrl.learner.training import Trainer
 from seedrl.learner.unroll_queue import UnrollQueue
@@ -27,11 +29,6 @@ from seedrl.v1 import learner_pb2 as pb
 from seedrl.v1 import learner_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
-
-
-def grpc_options(max_message_mb: float) -> list[tuple[str, int]]:
-    size = int(max_message_mb * 2**20)
-    return [("grpc.max_receive_message_length", size), ("grpc.max_send_message_length", size)]
 
 
 class Learner:
@@ -63,6 +60,7 @@ class Learner:
         self.port: int | None = None
         self.metrics_port: int | None = None
         self._service: LearnerService | None = None
+        self.readiness = Readiness()
 
     def status(self) -> pb.LearnerStatus:
         stats = self.stats
@@ -92,8 +90,9 @@ class Learner:
             config.experiment, self.spec, self.pipeline, batcher, self.metrics, self.status, lambda: self.agent.steps,
             config.stream_idle_timeout_s,
         )
-        server = grpc.aio.server(options=grpc_options(config.max_message_mb))
+        server = grpc.aio.server(options=server_options(config.max_message_mb))
         pb_grpc.add_LearnerServicer_to_server(self._service, server)
+        await self.readiness.add_to(server)
         self.port = server.add_insecure_port(f"{config.host}:{config.port}")
         if config.metrics_port >= 0:
             self.metrics_port = self.metrics.serve(config.metrics_port)
@@ -101,6 +100,7 @@ class Learner:
         if not config.inference_only:
             self.trainer.start()
         await server.start()
+        await self.readiness.set(True)
         log.info(
             "learner %s serving %s on port %d (metrics %s); %s",
             config.experiment, self.spec, self.port, self.metrics_port,
@@ -109,6 +109,7 @@ class Learner:
         monitor = loop.create_task(self._monitor(stop))
         await stop.wait()
         log.info("stopping at %d frames", self.stats.frames)
+        await self.readiness.set(False)
         monitor.cancel()
         self.trainer.stop()
         self.queue.close()  # wakes an inference batch blocked on a full queue

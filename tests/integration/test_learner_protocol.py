@@ -198,3 +198,17 @@ def test_metrics_are_served_with_experiment_and_role_labels(learner):
         assert name in samples, name
     assert samples["seedrl_inference_batch_size_count"].value >= 3  # one batch per step at least
     assert "seedrl_env_frames_total" in samples
+
+
+def test_readiness_is_the_standard_grpc_health_service(learner):
+    """What a Kubernetes `grpc` readiness probe asks: SERVING for the server and the Learner service."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with grpc.insecure_channel(f"localhost:{learner[0]}") as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        for service in ("", "seedrl.v1.Learner"):
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING, service
+        with pytest.raises(grpc.RpcError) as raised:
+            stub.Check(health_pb2.HealthCheckRequest(service="no.such.Service"), timeout=5)
+        assert raised.value.code() == grpc.StatusCode.NOT_FOUND
