@@ -1,39 +1,68 @@
 """One actor process's env groups stepping random actions with no learner: the baseline rate.
 
-Usage: python -m benchmarks.envs_alone --envs 64 --streams 2 --seconds 10 --seed 0
+Usage: python -m benchmarks.envs_alone --env atari:Pong --env-options '{"backend": "envpool"}' \
+           --envs 64 --streams 2 --seconds 10 --seed 0
 Prints the env steps per second of this process.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import time
 
 import numpy as np
 
 from seedrl.actor.config import ActorConfig
+from seedrl.actor.envs.options import EnvOptions
 from seedrl.actor.loop import make_groups
+from seedrl.common.spaces import DiscreteSpace
+
+
+def run_envs_alone(
+    actors: int, envs: int, streams: int, seconds: float, env: str = "gym:CartPole-v1", env_options: str = "{}"
+) -> float:
+    """Env steps/s summed over `actors` concurrent processes of this benchmark."""
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.envs_alone", "--env", env, "--env-options", env_options,
+             "--envs", str(envs), "--streams", str(streams), "--seconds", str(seconds), "--seed", str(i * envs)],
+            stdout=subprocess.PIPE, text=True,
+        )
+        for i in range(actors)
+    ]
+    return sum(float(p.communicate()[0]) for p in processes)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="gym:CartPole-v1")
+    parser.add_argument("--env-options", default="{}", help="EnvOptions as JSON")
     parser.add_argument("--envs", type=int, default=64)
     parser.add_argument("--streams", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    groups = make_groups(ActorConfig(env=args.env, envs_per_actor=args.envs, streams=args.streams, seed=args.seed))
+    options = EnvOptions.model_validate_json(args.env_options)
+    config = ActorConfig(env=args.env, env_options=options, envs_per_actor=args.envs, streams=args.streams, seed=args.seed)
+    groups = make_groups(config)
     rng = np.random.default_rng(args.seed)
     for group in groups:
         group.reset()
-    num_actions = groups[0].spec(args.env).action_space.n
+    action_space = groups[0].spec(args.env).action_space
+
+    def random_actions(k: int) -> np.ndarray:
+        if isinstance(action_space, DiscreteSpace):
+            return rng.integers(0, action_space.n, size=k)
+        return rng.uniform(action_space.low, action_space.high, size=(k, *action_space.shape)).astype(action_space.dtype)
+
     steps, started = 0, time.perf_counter()
     measuring_from = started + args.warmup
     while True:
         for group in groups:
-            group.step(rng.integers(0, num_actions, size=len(group)))
+            group.step(random_actions(len(group)))
         now = time.perf_counter()
         if now < measuring_from:
             continue

@@ -1,4 +1,8 @@
-"""Helpers to measure a running `seedrl train` from outside: steady-state frame rate via GetStatus."""
+"""Helpers to measure a running system from outside: steady-state frame rate via GetStatus.
+
+`measure_train` runs `seedrl train`; `measure_inference_only` runs a learner serving a fixed
+policy (`seedrl learner --inference-only`) with `seedrl actor` processes.
+"""
 
 from __future__ import annotations
 
@@ -29,32 +33,57 @@ def _status(stub: pb_grpc.LearnerStub) -> pb.LearnerStatus | None:
         return None
 
 
-def measure_train(args: list[str], seconds: float, warmup: float = 4.0) -> Rate:
-    """Start `seedrl train ARGS`, wait for frames, skip `warmup` s, then measure over `seconds` s."""
-    port = free_port()
-    with tempfile.TemporaryDirectory() as logdir:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "seedrl.cli", "train", "--port", str(port), "--logdir", logdir,
-             "--total-frames", "1000000000", "--max-seconds", str(120 + warmup + seconds), *args],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        try:
-            with grpc.insecure_channel(f"localhost:{port}") as channel:
-                stub = pb_grpc.LearnerStub(channel)
-                deadline = time.monotonic() + 120
-                while (s := _status(stub)) is None or s.frames == 0:
-                    if time.monotonic() > deadline or process.poll() is not None:
-                        raise RuntimeError("seedrl train did not start streaming")
-                    time.sleep(0.2)
-                time.sleep(warmup)
-                first, t0 = _status(stub), time.monotonic()
-                time.sleep(seconds)
-                last, t1 = _status(stub), time.monotonic()
-        finally:
+def _seedrl(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "seedrl.cli", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _measure(port: int, processes: list[subprocess.Popen], seconds: float, warmup: float) -> Rate:
+    """Wait for frames at the learner on `port`, skip `warmup` s, then measure over `seconds` s; stop `processes`."""
+    try:
+        with grpc.insecure_channel(f"localhost:{port}") as channel:
+            stub = pb_grpc.LearnerStub(channel)
+            deadline = time.monotonic() + 120
+            while (s := _status(stub)) is None or s.frames == 0:
+                if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
+                    raise RuntimeError("the system did not start streaming")
+                time.sleep(0.2)
+            time.sleep(warmup)
+            first, t0 = _status(stub), time.monotonic()
+            time.sleep(seconds)
+            last, t1 = _status(stub), time.monotonic()
+    finally:
+        for process in reversed(processes):  # actors first, then the learner
             process.send_signal(signal.SIGINT)
+        for process in reversed(processes):
             try:
                 process.wait(60)
             except subprocess.TimeoutExpired:
                 process.kill()
     elapsed = t1 - t0
     return Rate((last.frames - first.frames) / elapsed, (last.learner_steps - first.learner_steps) / elapsed)
+
+
+def measure_train(args: list[str], seconds: float, warmup: float = 4.0) -> Rate:
+    """Start `seedrl train ARGS`, wait for frames, skip `warmup` s, then measure over `seconds` s."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as logdir:
+        process = _seedrl("train", "--port", str(port), "--logdir", logdir, "--total-frames", "1000000000",
+                          "--max-seconds", str(120 + warmup + seconds), *args)
+        return _measure(port, [process], seconds, warmup)
+
+
+def measure_inference_only(
+    learner_args: list[str], actor_args: list[str], actors: int, envs: int, seconds: float, warmup: float = 4.0
+) -> Rate:
+    """A learner serving a fixed policy (`learner_args`, e.g. env and network) and `actors` actor
+    processes of `envs` envs each (`actor_args`, e.g. env and streams); the system's frame rate."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as logdir:
+        processes = [_seedrl("learner", "--inference-only", "--port", str(port), "--logdir", logdir,
+                             "--total-frames", "1000000000", *learner_args)]
+        processes += [
+            _seedrl("actor", "--learner", f"localhost:{port}", "--envs-per-actor", str(envs), "--seed", str(i * envs),
+                    "--actor-id", f"actor-{i}", *actor_args)
+            for i in range(actors)
+        ]
+        return _measure(port, processes, seconds, warmup)

@@ -15,7 +15,7 @@ import platform
 import subprocess
 import sys
 
-from benchmarks.system import measure_train
+from benchmarks.system import measure_inference_only, measure_train
 
 
 def envs_alone(actors: int, envs: int, streams: int, seconds: float) -> float:
@@ -45,7 +45,8 @@ def main() -> None:
         actors, envs = (int(x) for x in config.split("x"))
         common = ["--actors", str(actors), "--envs-per-actor", str(envs), "--streams-per-actor", str(args.streams)]
         a = envs_alone(actors, envs, args.streams, args.seconds)
-        b = measure_train([*common, "--inference-only"], args.seconds)
+        b = measure_inference_only(["--env", "gym:CartPole-v1"], ["--env", "gym:CartPole-v1", "--streams", str(args.streams)],
+                                   actors, envs, args.seconds)
         c = measure_train(common, args.seconds)
         print(f"| {actors} x {envs} | {a:,.0f} | {b.fps:,.0f} | {c.fps:,.0f} | {c.learner_steps_per_s:,.1f} "
               f"| {b.fps / a:.3f} | {c.fps / a:.3f} |", flush=True)

@@ -77,6 +77,24 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from seedrl.actor.envs import UnknownEnvError
+    from seedrl.actor.envs.options import EnvOptions
+    from seedrl.learner.evaluate import EvaluationError, evaluate
+
+    try:
+        options = EnvOptions.model_validate_json(args.env_options) if args.env_options else None
+        result = evaluate(
+            Path(args.checkpoint), args.episodes, env=args.env, env_options=options, greedy=not args.sample,
+            num_envs=args.envs, seed=args.seed, video=Path(args.video) if args.video else None,
+        )
+    except (EvaluationError, UnknownEnvError, ImportError, ValidationError) as error:
+        sys.exit(f"seedrl eval: {error}")
+    print(json.dumps(result.summary(), indent=2))
+    return 0
+
+
 def _plot(args: argparse.Namespace) -> int:
     try:
         from seedrl.plots import PlotError
@@ -120,6 +138,19 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--checkpoint", required=True, help="Checkpoint path without suffix, e.g. RUN/checkpoints/ckpt-120.")
     export.add_argument("--out", required=True, help="Directory to create for the SavedModel.")
     export.set_defaults(run=_export)
+    evaluation = commands.add_parser(
+        "eval", help="Play episodes with a checkpoint's policy (no learner server) and print return statistics.",
+        description="Play episodes with a checkpoint's policy in this process and print return statistics as JSON.",
+    )
+    evaluation.add_argument("--checkpoint", required=True, help="A run folder (its newest checkpoint) or RUN/checkpoints/ckpt-N.")
+    evaluation.add_argument("--env", help="Environment (default: the run's); it must have the run's spaces.")
+    evaluation.add_argument("--env-options", help='Env options as JSON, e.g. \'{"sticky_actions": true}\' (default: the run\'s).')
+    evaluation.add_argument("--episodes", type=int, default=10, help="Episodes to play (default 10).")
+    evaluation.add_argument("--envs", type=int, default=1, help="Environments stepped together (default 1).")
+    evaluation.add_argument("--sample", action="store_true", help="Sample actions from the policy instead of the greedy ones.")
+    evaluation.add_argument("--seed", type=int, default=0, help="Environment seed (default 0).")
+    evaluation.add_argument("--video", help="Record the first episode to this .mp4 (one env, Gymnasium's RecordVideo).")
+    evaluation.set_defaults(run=_eval)
     plot = commands.add_parser(
         "plot", help="Draw learning curves of runs: mean return vs env frames and vs wall time.",
         description="Draw learning curves of runs from their TensorBoard events: mean episode return vs env frames "

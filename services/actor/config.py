@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from seedrl.actor.envs.options import EnvOptions
 from seedrl.common import defaults
 
 
@@ -22,6 +23,7 @@ class ActorConfig(BaseModel):
 
     learner: str = Field(f"localhost:{defaults.LEARNER_PORT}", description="Learner gRPC address host:port.")
     env: str = Field("gym:CartPole-v1", description="Environment id as family:name.")
+    env_options: EnvOptions = Field(default_factory=EnvOptions, description="Options of the env's family.")
     envs_per_actor: int = Field(16, ge=1, le=4096, description="Environments this actor steps.")
     streams: int = Field(2, ge=1, le=64, description="Groups stepped while the others wait for actions (double buffering at 2).")
     actor_id: str = Field(default_factory=_default_actor_id, min_length=1, max_length=100, description="Stable actor name (default host-pid).")

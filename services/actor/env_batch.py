@@ -5,17 +5,62 @@ returns the new episode's first observation together with the ended episode's
 last reward and its `terminated`/`truncated` flags (kept apart, Gymnasium
 semantics). For truncated episodes the last observation before the reset is kept
 in `final_observations`, so the learner can bootstrap from it.
+
+The K environments live behind a `VectorBackend`: either K Gymnasium envs stepped
+in a loop (`GymnasiumEnvs`), or a family's natively vectorised implementation
+(envpool for Atari and Football). Frame stacking is done here, over the whole
+batch, the same way for every backend.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 
-from seedrl.actor.envs import make_env
+from seedrl.actor.envs import frame_stack, make_env, make_vector
+from seedrl.actor.envs.options import EnvOptions
+from seedrl.actor.frame_stack import FrameStack
 from seedrl.common.spaces import EnvSpec, space_from_gymnasium
+
+
+@dataclass
+class BackendStep:
+    """One step of a backend's K environments, ended episodes already reset.
+
+    Attributes:
+      observations: [K, *obs_shape] the observation to act on next.
+      rewards: [K] float32.
+      terminated: [K] bool.
+      truncated: [K] bool, False where terminated.
+      final_indices: [M] int32, ascending indices of the truncated environments.
+      final_observations: [M, *obs_shape], their last observation before the reset.
+    """
+
+    observations: np.ndarray
+    rewards: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    final_indices: np.ndarray
+    final_observations: np.ndarray
+
+
+class VectorBackend(Protocol):
+    """K environments behind one call, with same-step autoreset."""
+
+    num_envs: int
+    frames_per_step: int  # emulator frames per agent step
+    observation_space: Any  # gymnasium.spaces.Box (or Discrete) of one env
+    action_space: Any  # gymnasium space of one env
+
+    def reset(self) -> np.ndarray:
+        """Reset all envs; their first observations [K, *obs_shape]."""
+
+    def step(self, actions: Any) -> BackendStep:
+        """Step env i with actions[i] (in the env's own action values)."""
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -41,67 +86,35 @@ class StepResult:
     episode_returns: np.ndarray
 
 
-class EnvBatch:
-    """K Gymnasium environments behind one `step(actions[K])`."""
+class GymnasiumEnvs:
+    """K Gymnasium environments stepped one after the other (the `VectorBackend` of any env)."""
 
-    def __init__(self, envs: Sequence[Any], action_start: int = 0, frames_per_step: int = 1):
+    def __init__(self, envs: Sequence[Any], frames_per_step: int = 1):
         if not envs:
             raise ValueError("an env batch needs at least one environment")
         self._envs = list(envs)
+        self.num_envs = len(self._envs)
         self.frames_per_step = frames_per_step
-        space = self._envs[0].observation_space
-        self._obs_shape, self._obs_dtype = tuple(space.shape), np.dtype(space.dtype)
-        self._action_start = action_start
-        self._returns = np.zeros(len(self._envs), np.float64)
+        self.observation_space = self._envs[0].observation_space
+        self.action_space = self._envs[0].action_space
+        self._obs_shape, self._obs_dtype = tuple(self.observation_space.shape), np.dtype(self.observation_space.dtype)
 
-    @classmethod
-    def make(cls, env_id: str, num_envs: int, seed: int) -> "EnvBatch":
-        """Make `num_envs` copies of `env_id`, env i seeded with `seed + i`."""
-        made = [make_env(env_id, seed + i) for i in range(num_envs)]
-        envs = [env for env, _ in made]
-        start = getattr(envs[0].action_space, "start", 0)
-        return cls(envs, action_start=int(start), frames_per_step=made[0][1])
-
-    def spec(self, env_id: str) -> EnvSpec:
-        """The spec these environments present to the learner."""
-        env = self._envs[0]
-        return EnvSpec(
-            env_id=env_id,
-            observation_space=space_from_gymnasium(env.observation_space),
-            action_space=space_from_gymnasium(env.action_space),
-            frames_per_step=self.frames_per_step,
-        )
-
-    def __len__(self) -> int:
-        return len(self._envs)
-
-    def reset(self) -> StepResult:
-        """Reset every environment; rewards are 0 and no episode has ended."""
-        k = len(self._envs)
-        observations = np.empty((k, *self._obs_shape), self._obs_dtype)
+    def reset(self) -> np.ndarray:
+        observations = np.empty((self.num_envs, *self._obs_shape), self._obs_dtype)
         for i, env in enumerate(self._envs):
             observations[i], _ = env.reset()
-        self._returns[:] = 0.0
-        no_end = np.zeros(k, bool)
-        return StepResult(
-            observations, np.zeros(k, np.float32), no_end, no_end.copy(),
-            np.zeros(0, np.int32), np.zeros((0, *self._obs_shape), self._obs_dtype), np.zeros(0),
-        )
+        return observations
 
-    def step(self, actions: np.ndarray) -> StepResult:
-        """Step env i with actions[i] (actions index the space from 0); reset ended episodes."""
-        k = len(self._envs)
-        if len(actions) != k:
-            raise ValueError(f"got {len(actions)} actions for {k} environments")
+    def step(self, actions: Any) -> BackendStep:
+        k = self.num_envs
         observations = np.empty((k, *self._obs_shape), self._obs_dtype)
         rewards = np.empty(k, np.float32)
         terminated = np.empty(k, bool)
         truncated = np.empty(k, bool)
         final_indices: list[int] = []
         final_observations: list[np.ndarray] = []
-        env_actions = (actions + self._action_start).tolist() if actions.ndim == 1 else actions
         for i, env in enumerate(self._envs):
-            obs, reward, terminated[i], truncated[i], _ = env.step(env_actions[i])
+            obs, reward, terminated[i], truncated[i], _ = env.step(actions[i])
             rewards[i] = reward
             if terminated[i] or truncated[i]:
                 if truncated[i] and not terminated[i]:
@@ -109,20 +122,92 @@ class EnvBatch:
                     final_observations.append(obs)
                 obs, _ = env.reset()
             observations[i] = obs
-        self._returns += rewards
-        ended = terminated | truncated
-        episode_returns = self._returns[ended].copy()
-        self._returns[ended] = 0.0
         truncated &= ~terminated  # an episode that ends in a terminal state is terminated, not truncated
         finals = (
             np.stack(final_observations).astype(self._obs_dtype, copy=False)
             if final_observations else np.zeros((0, *self._obs_shape), self._obs_dtype)
         )
-        return StepResult(
-            observations, rewards, terminated, truncated,
-            np.asarray(final_indices, np.int32), finals, episode_returns,
-        )
+        return BackendStep(observations, rewards, terminated, truncated, np.asarray(final_indices, np.int32), finals)
 
     def close(self) -> None:
         for env in self._envs:
             env.close()
+
+
+class EnvBatch:
+    """K environments behind one `step(actions[K])`: episode returns, action offsets, frame stacking."""
+
+    def __init__(self, backend: VectorBackend, stack: int = 1):
+        self._backend = backend
+        self.frames_per_step = backend.frames_per_step
+        self._action_start = int(getattr(backend.action_space, "start", 0))
+        self._stack = FrameStack(backend.observation_space, stack) if stack > 1 else None
+        self.observation_space = self._stack.observation_space if self._stack else backend.observation_space
+        self.action_space = backend.action_space
+        self._returns = np.zeros(backend.num_envs, np.float64)
+        self._no_finals = np.zeros((0, *self.observation_space.shape), self.observation_space.dtype)
+
+    @classmethod
+    def make(
+        cls, env_id: str, num_envs: int, seed: int, options: EnvOptions | None = None, vectorised: bool = True
+    ) -> "EnvBatch":
+        """Make `num_envs` copies of `env_id`, env i seeded with `seed + i`.
+
+        The family's vectorised implementation is used where it has one (and `vectorised`),
+        else `num_envs` single Gymnasium envs.
+        """
+        backend = make_vector(env_id, num_envs, seed, options) if vectorised else None
+        if backend is None:
+            made = [make_env(env_id, seed + i, options) for i in range(num_envs)]
+            backend = GymnasiumEnvs([env for env, _ in made], frames_per_step=made[0][1])
+        return cls(backend, frame_stack(env_id, options))
+
+    def spec(self, env_id: str) -> EnvSpec:
+        """The spec these environments present to the learner."""
+        spaces = {}
+        for kind, space in (("observation", self.observation_space), ("action", self.action_space)):
+            try:
+                spaces[kind] = space_from_gymnasium(space)
+            except TypeError as error:
+                raise TypeError(f"{env_id}: its {kind} space cannot be used: {error}") from None
+        return EnvSpec(env_id, spaces["observation"], spaces["action"], self.frames_per_step)
+
+    def __len__(self) -> int:
+        return self._backend.num_envs
+
+    def reset(self) -> StepResult:
+        """Reset every environment; rewards are 0 and no episode has ended."""
+        k = len(self)
+        observations = self._backend.reset()
+        if self._stack:
+            observations = self._stack.reset(observations)
+        self._returns[:] = 0.0
+        no_end = np.zeros(k, bool)
+        return StepResult(
+            observations, np.zeros(k, np.float32), no_end, no_end.copy(),
+            np.zeros(0, np.int32), self._no_finals, np.zeros(0),
+        )
+
+    def step(self, actions: np.ndarray) -> StepResult:
+        """Step env i with actions[i] (discrete actions index the space from 0); reset ended episodes."""
+        k = len(self)
+        if len(actions) != k:
+            raise ValueError(f"got {len(actions)} actions for {k} environments")
+        if actions.ndim == 1:
+            actions = actions + self._action_start if self._action_start else actions
+            if isinstance(self._backend, GymnasiumEnvs):
+                actions = actions.tolist()  # Python ints step Gymnasium envs faster than NumPy scalars
+        step = self._backend.step(actions)
+        observations, finals = step.observations, step.final_observations
+        if self._stack:
+            observations, finals = self._stack.step(observations, step.terminated | step.truncated, step.final_indices, finals)
+        self._returns += step.rewards
+        ended = step.terminated | step.truncated
+        episode_returns = self._returns[ended].copy()
+        self._returns[ended] = 0.0
+        return StepResult(
+            observations, step.rewards, step.terminated, step.truncated, step.final_indices, finals, episode_returns,
+        )
+
+    def close(self) -> None:
+        self._backend.close()

@@ -46,7 +46,10 @@ class ActorRefused(RuntimeError):
 def make_groups(config: ActorConfig) -> list[EnvBatch]:
     """The actor's environments split into `config.streams` groups of (nearly) equal size."""
     bounds = np.linspace(0, config.envs_per_actor, config.streams + 1).astype(int)
-    return [EnvBatch.make(config.env, int(hi - lo), seed=config.seed + int(lo)) for lo, hi in zip(bounds, bounds[1:])]
+    return [
+        EnvBatch.make(config.env, int(hi - lo), seed=config.seed + int(lo), options=config.env_options)
+        for lo, hi in zip(bounds, bounds[1:])
+    ]
 
 
 class Actor:

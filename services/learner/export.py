@@ -34,7 +34,7 @@ def export_saved_model(config: LearnerConfig, checkpoint: Path, out_dir: Path) -
         raise FileNotFoundError(f"no checkpoint {checkpoint} (expected {checkpoint}.index)")
     if out_dir.exists():
         raise FileExistsError(f"export directory {out_dir} already exists")
-    agent = build_agent(config, env_spec(config.env))
+    agent = build_agent(config, env_spec(config.env, config.env_options))
     # Learner checkpoints also hold the progress counters: match them so that every saved
     # value is accounted for (assert_consumed) and a mismatched network fails loudly.
     counters = {name: tf.Variable(0, dtype=tf.int64, trainable=False) for name in ("frames", "episodes")}

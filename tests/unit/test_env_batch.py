@@ -3,7 +3,7 @@
 import gymnasium
 import numpy as np
 
-from seedrl.actor.env_batch import EnvBatch
+from seedrl.actor.env_batch import EnvBatch, GymnasiumEnvs
 from seedrl.actor.envs import env_spec, make_env, reward_threshold
 
 
@@ -13,7 +13,7 @@ def short_cartpoles(count, max_steps):
         env = gymnasium.make("CartPole-v1", max_episode_steps=max_steps)
         env.reset(seed=i)
         envs.append(env)
-    return EnvBatch(envs)
+    return EnvBatch(GymnasiumEnvs(envs))
 
 
 def test_truncated_envs_report_their_final_observation_and_restart_in_the_same_step():

@@ -1,77 +1,154 @@
-"""Environments by name: `family:id` (e.g. `gym:CartPole-v1`) -> a Gymnasium env.
+"""Environments by name: `family:id` (e.g. `gym:CartPole-v1`, `atari:Pong`) -> Gymnasium envs.
 
-Families register a factory by import path, so a family's heavy dependencies load
-only when one of its environments is made.
+Families register a module by import path, so a family's heavy dependencies load
+only when one of its environments is made. An id whose prefix is no family is a
+custom factory `module.path:callable`, allowed only when the operator sets
+SEEDRL_ALLOW_CUSTOM_ENVS=1 (it runs arbitrary code in every process).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
+import os
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
-from seedrl.common.spaces import EnvSpec, space_from_gymnasium
+from seedrl.actor.envs.options import EnvOptions, check_options
 
-# family -> module. Each module defines `make(name, seed) -> (env, frames_per_step)`,
-# `check(name)` (raises UnknownEnvError for names it does not know) and
-# `reward_threshold(name) -> float | None`.
+# family -> module. Each module defines
+#   make(name, seed, options, render_mode=None) -> (gymnasium env, frames_per_step)   one env
+#   check(name)                  raises UnknownEnvError for names it does not know
+#   reward_threshold(name)       -> float | None
+# and may define
+#   FRAME_STACK: int             observations stacked by default (1 when absent)
+#   ACTIONS: "discrete" | "continuous"   the kind of every env of the family (else made to find out)
+#   make_vector(name, num_envs, seed, options) -> VectorBackend | None   a vectorised implementation
 FAMILIES: dict[str, str] = {
     "gym": "seedrl.actor.envs.gym",
+    "atari": "seedrl.actor.envs.atari",
+    "mujoco": "seedrl.actor.envs.mujoco",
+    "football": "seedrl.actor.envs.football",
+    "dmlab": "seedrl.actor.envs.dmlab",
 }
+CUSTOM = "custom"
+ALLOW_CUSTOM_ENVS = "SEEDRL_ALLOW_CUSTOM_ENVS"
 
 
 class UnknownEnvError(ValueError):
     """The env id names no registered family, or the family does not know the name."""
 
 
+class MissingEnvPackage(ImportError):
+    """The family's package is not installed here; the message says how to install it."""
+
+
+def custom_envs_allowed() -> bool:
+    return os.environ.get(ALLOW_CUSTOM_ENVS) == "1"
+
+
 def split_env_id(env_id: str) -> tuple[str, str]:
-    family, sep, name = env_id.partition(":")
+    """(family, name); custom factories give ("custom", "module.path:callable")."""
+    prefix, sep, name = env_id.partition(":")
     if not sep or not name:
         raise UnknownEnvError(f"env id {env_id!r} is not of the form family:name (e.g. gym:CartPole-v1)")
-    if family not in FAMILIES:
-        raise UnknownEnvError(f"env family {family!r} is unknown; known: {sorted(FAMILIES)}")
-    return family, name
+    if prefix in FAMILIES:
+        return prefix, name
+    if custom_envs_allowed():
+        return CUSTOM, env_id
+    raise UnknownEnvError(
+        f"env family {prefix!r} is unknown; known: {sorted(FAMILIES)}. Custom `module:callable` environments "
+        f"run arbitrary code and are allowed only when the operator sets {ALLOW_CUSTOM_ENVS}=1"
+    )
 
 
-def _family(family: str) -> ModuleType:
-    return importlib.import_module(FAMILIES[family])
+def family_module(family: str) -> ModuleType:
+    return importlib.import_module("seedrl.actor.envs.custom" if family == CUSTOM else FAMILIES[family])
 
 
-def check_env_id(env_id: str) -> None:
-    """Raise UnknownEnvError unless `env_id` names an environment that can be made here.
+def check_env_id(env_id: str, options: EnvOptions | None = None) -> None:
+    """Raise UnknownEnvError unless `env_id` (with `options`) names an environment that can be made.
 
-    Only the family is checked when the family's package is not installed (e.g. in a
-    controller image without environments): the actors then report unknown names.
+    Only the family and options are checked when the family's package is not installed
+    (e.g. in a controller image without environments): the actors then report unknown names.
     """
     family, name = split_env_id(env_id)
+    if options is not None:
+        try:
+            check_options(family, options)
+        except ValueError as error:
+            raise UnknownEnvError(f"{env_id}: {error}") from None
     try:
-        module = _family(family)
+        module = family_module(family)
+        module.check(name)
     except ImportError:
         return
-    module.check(name)
 
 
-def make_env(env_id: str, seed: int | None = None) -> tuple[Any, int]:
-    """Make one environment; returns (gymnasium env, frames per agent step)."""
+def frame_stack(env_id: str, options: EnvOptions | None = None) -> int:
+    """How many observations the actors stack for `env_id`."""
+    if options is not None and options.frame_stack is not None:
+        return options.frame_stack
+    return getattr(family_module(split_env_id(env_id)[0]), "FRAME_STACK", 1)
+
+
+def make_env(
+    env_id: str, seed: int | None = None, options: EnvOptions | None = None, render_mode: str | None = None
+) -> tuple[Any, int]:
+    """Make one environment, without frame stacking; returns (gymnasium env, frames per agent step)."""
     family, name = split_env_id(env_id)
-    return _family(family).make(name, seed)
+    return family_module(family).make(name, seed, options or EnvOptions(), render_mode=render_mode)
+
+
+def make_vector(env_id: str, num_envs: int, seed: int, options: EnvOptions | None = None) -> Any | None:
+    """A vectorised implementation of `num_envs` copies (a VectorBackend), or None where the family has none."""
+    family, name = split_env_id(env_id)
+    module = family_module(family)
+    if not hasattr(module, "make_vector"):
+        return None
+    return module.make_vector(name, num_envs, seed, options or EnvOptions())
+
+
+ActionKind = Literal["discrete", "continuous"]
+
+
+def action_kind(env_id: str, options: EnvOptions | None = None) -> ActionKind | None:
+    """Whether `env_id`'s actions are discrete or continuous; None where that cannot be known here
+    (custom factories, whose code is not run to validate a spec, or a family's package missing)."""
+    family, name = split_env_id(env_id)
+    if family == CUSTOM:
+        return None
+    try:
+        kind = getattr(family_module(family), "ACTIONS", None)
+        return kind or _made_action_kind(env_id, (options or EnvOptions()).model_dump_json())
+    except ImportError:
+        return None
+
+
+@functools.lru_cache(maxsize=256)
+def _made_action_kind(env_id: str, options_json: str) -> ActionKind:
+    """The action kind read off one made env (cached: specs are validated often)."""
+    from gymnasium import spaces
+
+    env, _ = make_env(env_id, options=EnvOptions.model_validate_json(options_json))
+    try:
+        return "continuous" if isinstance(env.action_space, spaces.Box) else "discrete"
+    finally:
+        env.close()
 
 
 def reward_threshold(env_id: str) -> float | None:
     """The return at which `env_id` counts as solved, where its family defines one."""
     family, name = split_env_id(env_id)
-    return _family(family).reward_threshold(name)
+    return family_module(family).reward_threshold(name)
 
 
-def env_spec(env_id: str) -> EnvSpec:
-    """The spec of `env_id`, read off one freshly made environment."""
-    env, frames_per_step = make_env(env_id)
+def env_spec(env_id: str, options: EnvOptions | None = None):
+    """The spec of `env_id` as actors present it (stacked), read off one freshly made environment."""
+    from seedrl.actor.env_batch import EnvBatch
+
+    batch = EnvBatch.make(env_id, 1, seed=0, options=options)
     try:
-        return EnvSpec(
-            env_id=env_id,
-            observation_space=space_from_gymnasium(env.observation_space),
-            action_space=space_from_gymnasium(env.action_space),
-            frames_per_step=frames_per_step,
-        )
+        return batch.spec(env_id)
     finally:
-        env.close()
+        batch.close()
