@@ -19,6 +19,19 @@ README_ARGS = ["--env", "gym:CartPole-v1", "--agent", "vtrace", "--actors", "2",
                "--total-frames", "3000000", "--stop-at-return", "475"]
 
 
+def train_once(train_args: list[str], seed: int, max_seconds: float) -> tuple[dict, float]:
+    """One `seedrl train` run from an empty run folder: its summary.json and the process's wall time (s)."""
+    with tempfile.TemporaryDirectory() as logdir:
+        started = time.monotonic()
+        subprocess.run(
+            [sys.executable, "-m", "seedrl.cli", "train", *train_args, "--seed", str(seed),
+             "--max-seconds", str(max_seconds), "--logdir", logdir],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wall = time.monotonic() - started
+        return json.loads((Path(logdir) / "summary.json").read_text()), wall
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -28,15 +41,7 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|")
     solved = []
     for run in range(args.runs):
-        with tempfile.TemporaryDirectory() as logdir:
-            started = time.monotonic()
-            subprocess.run(
-                [sys.executable, "-m", "seedrl.cli", "train", *README_ARGS, "--seed", str(run),
-                 "--max-seconds", str(args.max_seconds), "--logdir", logdir, *extra],
-                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )
-            wall = time.monotonic() - started
-            summary = json.loads((Path(logdir) / "summary.json").read_text())
+        summary, wall = train_once([*README_ARGS, *extra], seed=run, max_seconds=args.max_seconds)
         at = summary["solved_at_seconds"]
         if at is not None:
             solved.append(at)

@@ -23,11 +23,13 @@ class VTraceOutput(NamedTuple):
       pg_advantage: [T, B] clipped-importance-weighted advantages
         rho~_s (r_s + gamma_s v_{s+1} - V(x_s)) for the policy gradient.
       errors: [T, B] vs - V(x_s).
+      q_estimate: [T, B] r_s + gamma_s v_{s+1}, the unweighted action-value estimate.
     """
 
     vs: tf.Tensor
     pg_advantage: tf.Tensor
     errors: tf.Tensor
+    q_estimate: tf.Tensor
 
 
 def vtrace(
@@ -81,10 +83,11 @@ def vtrace(
     )
     vs = v_tm1 + errors
     vs_t = tf.concat([vs[1:], v_t[-1:]], axis=0)
-    pg_advantage = tf.minimum(clip_pg_rho_threshold, rho_tm1) * (r_t + discount_t * vs_t - v_tm1)
+    q_estimate = r_t + discount_t * vs_t
+    pg_advantage = tf.minimum(clip_pg_rho_threshold, rho_tm1) * (q_estimate - v_tm1)
     if stop_target_gradients:
-        vs, pg_advantage = tf.stop_gradient(vs), tf.stop_gradient(pg_advantage)
-    return VTraceOutput(vs=vs, pg_advantage=pg_advantage, errors=vs - v_tm1)
+        vs, pg_advantage, q_estimate = (tf.stop_gradient(x) for x in (vs, pg_advantage, q_estimate))
+    return VTraceOutput(vs=vs, pg_advantage=pg_advantage, errors=vs - v_tm1, q_estimate=q_estimate)
 
 
 def transition_rewards_and_discounts(

@@ -1,0 +1,394 @@
+"""The on-policy agent: acting with a frozen copy of the policy, and one update of several epochs per batch.
+
+One `train` call is one *update*: `epochs` passes over the batch, each of `minibatches` gradient
+steps. While it runs, inference keeps acting with the *acting copy* of the network (and of the
+normalisation statistics), which the update refreshes only once it is complete, as SEED's
+policy-gradient learner does. So every unroll is acted by one policy version, and `steps` counts
+updates: the learner's policy lag (updates between acting and training) is in those units.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from seedrl.common.spaces import DiscreteSpace, EnvSpec, Space
+from seedrl.learner.agents.base import ActOutput, Agent, FieldSpec, StepInputs, TrainingBatch
+from seedrl.learner.agents.policy_gradient.config import SPLIT_MODES, PolicyGradientConfig, check_network
+from seedrl.learner.agents.policy_gradient.normalization import RunningStatistics
+from seedrl.learner.agents.policy_gradient.objective import Multipliers, Transitions, estimate_advantages, objective
+from seedrl.learner.agents.vtrace.losses import transition_rewards_and_discounts
+from seedrl.learner.distributions import (
+    ActionDistribution,
+    Categorical,
+    ClippedGaussian,
+    Gaussian,
+    TanhGaussian,
+)
+from seedrl.learner.networks import NetworkConfig, PolicyValueNetwork
+
+OBSERVATION_CLIP = 10.0  # normalised observations are clipped to [-10, 10]
+
+
+def make_distribution(space: Space, config: PolicyGradientConfig) -> ActionDistribution:
+    """The action distribution `config.action_distribution` names, for actions of `space`."""
+    kind = config.action_distribution
+    if isinstance(space, DiscreteSpace):
+        if kind not in ("auto", "categorical"):
+            raise ValueError(f"action_distribution {kind} needs a box action space, not {space!r}")
+        return Categorical(space.n)
+    if kind == "categorical":
+        raise ValueError(f"action_distribution categorical needs a discrete action space, not {space!r}")
+    if len(space.shape) != 1:
+        raise ValueError(f"continuous actions must be vectors (shape (D,)), not {space.shape}")
+    if kind == "gaussian":
+        return Gaussian(space.shape[0], config.initial_std, config.min_std)
+    bounded = TanhGaussian if kind == "tanh_gaussian" else ClippedGaussian
+    return bounded(space.low, space.high, config.initial_std, config.min_std)
+
+
+class PolicyGradientAgent(Agent):
+    """A policy-value network trained by the policy loss, advantage estimator and options of `config`."""
+
+    def __init__(
+        self, spec: EnvSpec, config: PolicyGradientConfig, network: NetworkConfig, *, name: str, total_frames: int
+    ):
+        check_network(config, network.lstm_size)
+        if config.normalize_observations and not np.issubdtype(spec.observation_dtype, np.floating):
+            raise ValueError(
+                f"normalize_observations needs float observations; {spec.env_id} gives {spec.observation_dtype}"
+            )
+        self.name = name
+        self._config = config
+        self._network_config = network
+        self._total_frames = total_frames
+        self._spec = spec
+        self._distribution = make_distribution(spec.action_space, config)
+        self._action_dtype = tf.as_dtype(spec.action_dtype)
+
+        # The network being trained and the copy that acts (refreshed after each update).
+        self._network = PolicyValueNetwork(spec, network, self._distribution.param_size)
+        self._acting_network = PolicyValueNetwork(spec, network, self._distribution.param_size)
+        obs_shape = spec.observation_shape
+        self._observation_statistics = self._acting_observation_statistics = None
+        if config.normalize_observations:
+            self._observation_statistics = RunningStatistics(obs_shape, min_std=1e-4, clip=OBSERVATION_CLIP)
+            self._acting_observation_statistics = RunningStatistics(obs_shape, min_std=1e-4, clip=OBSERVATION_CLIP)
+        self._value_statistics = self._acting_value_statistics = None
+        if config.normalize_values:
+            self._value_statistics = RunningStatistics((), min_std=1e-2)
+            self._acting_value_statistics = RunningStatistics((), min_std=1e-2)
+        self._updates = tf.Variable(0, dtype=tf.int64, trainable=False, name="updates")
+        self._optimizer = tf.keras.optimizers.Adam(learning_rate=config.learning_rate, epsilon=config.adam_epsilon)
+        self._multipliers = self._multiplier_optimizer = None
+        if config.policy_loss == "vmpo":
+            components = len(self._distribution.kl_components(tf.zeros([1, self._distribution.param_size]),
+                                                              tf.zeros([1, self._distribution.param_size])))
+            self._multipliers = Multipliers(
+                tf.Variable(math.log(config.vmpo_initial_temperature), dtype=tf.float32, name="log_temperature"),
+                tf.Variable([math.log(config.vmpo_initial_alpha)] * components, dtype=tf.float32, name="log_alphas"),
+            )
+            self._multiplier_optimizer = tf.keras.optimizers.Adam(learning_rate=config.vmpo_multiplier_learning_rate)
+        # Inference and the end of an update both touch the acting copy; one at a time.
+        self._acting_lock = threading.Lock()
+
+        obs_dtype = tf.as_dtype(spec.observation_dtype)
+        action_shape = spec.action_shape
+        params = self._distribution.param_size
+        state_spec = tuple(tf.TensorSpec([None, *s.shape], tf.float32) for s in self.state_specs)
+        self._obs_spec = tf.TensorSpec([None, *obs_shape], obs_dtype)
+        self._act_fn = tf.function(self._act_graph, input_signature=[
+            self._obs_spec, tf.TensorSpec([None], tf.bool), tf.TensorSpec([None, *action_shape], self._action_dtype),
+            tf.TensorSpec([None], tf.float32), state_spec,
+        ])
+        steps = config.unroll_length + 1
+        self._step_specs = {
+            "observation": tf.TensorSpec([steps, None, *obs_shape], obs_dtype),
+            "reward": tf.TensorSpec([steps, None], tf.float32),
+            "terminated": tf.TensorSpec([steps, None], tf.bool),
+            "truncated": tf.TensorSpec([steps, None], tf.bool),
+            "truncation_value": tf.TensorSpec([steps, None], tf.float32),
+            "prev_action": tf.TensorSpec([steps, None, *action_shape], self._action_dtype),
+            "action": tf.TensorSpec([steps, None, *action_shape], self._action_dtype),
+            "behaviour_params": tf.TensorSpec([steps, None, params], tf.float32),
+            "behaviour_value": tf.TensorSpec([steps, None], tf.float32),
+        }
+        indices = tf.TensorSpec([None], tf.int32)
+        self._estimate_fn = tf.function(self._estimate_graph, input_signature=[self._step_specs, state_spec])
+        self._unroll_step_fn = tf.function(self._unroll_step_graph, input_signature=[self._step_specs, state_spec, indices])
+        transition_specs = {name: tf.TensorSpec([None, *s.shape[2:]], s.dtype) for name, s in self._step_specs.items()}
+        transition_specs.update(targets=tf.TensorSpec([None], tf.float32), advantages=tf.TensorSpec([None], tf.float32))
+        self._transition_step_fn = tf.function(self._transition_step_graph, input_signature=[transition_specs, indices])
+        self._end_update_fn = tf.function(self._end_update_graph, input_signature=[self._step_specs, tf.TensorSpec([None, None], tf.float32)])
+        self._refresh_fn = tf.function(self._refresh_acting_copy)
+
+        # Create every variable now, so checkpoints restore before the first update.
+        for net in (self._network, self._acting_network):
+            net.step(
+                tf.zeros([1, *obs_shape], obs_dtype), tf.zeros([1], tf.bool), tf.zeros([1, *action_shape], self._action_dtype),
+                tf.zeros([1]), net.initial_state(1),
+            )
+        self._optimizer.build(self._network.trainable_variables)
+        if self._multipliers is not None:
+            self._multiplier_optimizer.build(list(self._multipliers))
+        self._refresh_fn()
+
+    # --- Agent interface -------------------------------------------------------------
+
+    @property
+    def state_specs(self) -> tuple[FieldSpec, ...]:
+        return self._network.encoder.state_specs
+
+    @property
+    def extras_specs(self) -> dict[str, FieldSpec]:
+        return {
+            "behaviour_params": FieldSpec((self._distribution.param_size,), np.dtype(np.float32)),
+            "behaviour_value": FieldSpec((), np.dtype(np.float32)),
+        }
+
+    @property
+    def batch_size(self) -> int:
+        return self._config.batch_size
+
+    @property
+    def unroll_length(self) -> int:
+        return self._config.unroll_length
+
+    @property
+    def steps(self) -> int:
+        """Updates so far (each is epochs x minibatches gradient steps): the acting policy's version."""
+        return int(self._updates.numpy())
+
+    def act(self, inputs: StepInputs, state: tuple[np.ndarray, ...]) -> ActOutput:
+        with self._acting_lock:
+            action, greedy, value, params, new_state = self._act_fn(
+                inputs.observation, inputs.done, inputs.prev_action, inputs.reward, state
+            )
+        value = value.numpy()
+        return ActOutput(
+            action=action.numpy(), greedy_action=greedy.numpy(), value=value,
+            extras={"behaviour_params": params.numpy(), "behaviour_value": value},
+            state=tuple(s.numpy() for s in new_state),
+        )
+
+    def train(self, batch: TrainingBatch, frames: int) -> dict[str, float]:
+        """One update: epochs x minibatches gradient steps on `batch`, then the acting copy is refreshed."""
+        config = self._config
+        learning_rate = config.learning_rate
+        if config.lr_decay:
+            learning_rate *= max(0.0, 1.0 - frames / self._total_frames)
+        self._optimizer.learning_rate.assign(learning_rate)
+        steps = {name: tf.convert_to_tensor(batch.steps[name]) for name in self._step_specs}
+        state = tuple(tf.convert_to_tensor(s) for s in batch.initial_state)
+
+        estimates = self._estimate_fn(steps, state)
+        totals: dict[str, float] = defaultdict(float)
+        for epoch in range(config.epochs):
+            if config.batch_mode in SPLIT_MODES:
+                if epoch and config.batch_mode == "split_with_advantage_recomputation":
+                    estimates = self._estimate_fn(steps, state)
+                transitions = self._transitions(steps, estimates)
+                order = tf.random.shuffle(tf.range(tf.shape(transitions["targets"])[0]))
+                results = [self._transition_step_fn(transitions, part) for part in tf.split(order, config.minibatches)]
+            else:
+                order = tf.range(config.batch_size)
+                if config.batch_mode == "shuffle":
+                    order = tf.random.shuffle(order)
+                results = [self._unroll_step_fn(steps, state, part) for part in tf.split(order, config.minibatches)]
+            for result in results:
+                for name, value in result.items():
+                    totals[name] += float(value)
+        gradient_steps = config.epochs * config.minibatches
+        metrics = {name: total / gradient_steps for name, total in totals.items()}
+        self._end_update_fn(steps, estimates["targets"])
+        with self._acting_lock:
+            self._refresh_fn()
+            self._updates.assign_add(1)
+        metrics.update(
+            explained_variance=float(estimates["explained_variance"]), learning_rate=learning_rate,
+        )
+        return metrics
+
+    def checkpoint_items(self) -> dict[str, Any]:
+        items: dict[str, Any] = {
+            "network": self._network, "acting_network": self._acting_network,
+            "optimizer": self._optimizer, "updates": self._updates,
+        }
+        for name, statistics in (
+            ("observation_statistics", self._observation_statistics),
+            ("acting_observation_statistics", self._acting_observation_statistics),
+            ("value_statistics", self._value_statistics),
+            ("acting_value_statistics", self._acting_value_statistics),
+        ):
+            if statistics is not None:
+                items[name] = statistics
+        if self._multipliers is not None:
+            items.update(
+                log_temperature=self._multipliers.log_temperature, log_alphas=self._multipliers.log_alphas,
+                multiplier_optimizer=self._multiplier_optimizer,
+            )
+        return items
+
+    def serving_module(self) -> tf.Module:
+        action_shape = self._spec.action_shape
+        inputs = {"observation": tf.TensorSpec(self._obs_spec.shape, self._obs_spec.dtype, name="observation")}
+        if self.state_specs or self._network_config.prev_action_reward:
+            inputs["done"] = tf.TensorSpec([None], tf.bool, name="done")
+        if self._network_config.prev_action_reward:
+            inputs["prev_action"] = tf.TensorSpec([None, *action_shape], self._action_dtype, name="prev_action")
+            inputs["reward"] = tf.TensorSpec([None], tf.float32, name="reward")
+        for i, spec in enumerate(self.state_specs):
+            inputs[f"state_{i}"] = tf.TensorSpec([None, *spec.shape], tf.float32, name=f"state_{i}")
+        module = tf.Module()
+        module.network = self._acting_network
+        module.statistics = [s for s in (self._acting_observation_statistics, self._acting_value_statistics) if s]
+        module.serve = tf.function(self._serve_graph).get_concrete_function(**inputs)
+        return module
+
+    # --- Acting ----------------------------------------------------------------------
+
+    def _act_graph(self, observation, done, prev_action, reward, state):
+        """The acting copy on N rows: action, greedy action, value [N], policy params [N, P], new state."""
+        if self._acting_observation_statistics is not None:
+            observation = self._acting_observation_statistics.normalize(observation)
+        params, value, new_state = self._acting_network.step(observation, done, prev_action, reward, state)
+        if self._acting_value_statistics is not None:
+            value = self._acting_value_statistics.denormalize(value)
+        action = tf.cast(self._distribution.sample(params), self._action_dtype)
+        greedy = tf.cast(self._distribution.mode(params), self._action_dtype)
+        return action, greedy, value, params, new_state
+
+    def _serve_graph(self, **inputs: tf.Tensor) -> dict[str, tf.Tensor]:
+        """`serve` of `serving_module`: the inputs and outputs `Agent.serving_module` documents, plus
+        `policy_params` [B, P] (for discrete actions these are the `logits`)."""
+        observation = inputs["observation"]
+        rows = tf.shape(observation)[:1]
+        done = inputs.get("done", tf.zeros(rows, tf.bool))
+        prev_action = inputs.get("prev_action", tf.zeros(tf.concat([rows, self._spec.action_shape], 0), self._action_dtype))
+        reward = inputs.get("reward", tf.zeros(rows, tf.float32))
+        state = tuple(inputs[f"state_{i}"] for i in range(len(self.state_specs)))
+        action, greedy, value, params, new_state = self._act_graph(observation, done, prev_action, reward, state)
+        outputs = {"action": action, "greedy_action": greedy, "value": value, "policy_params": params}
+        if isinstance(self._distribution, Categorical):
+            outputs["logits"] = params
+        outputs.update({f"state_{i}": component for i, component in enumerate(new_state)})
+        return outputs
+
+    def _refresh_acting_copy(self) -> None:
+        for acting, trained in zip(self._acting_network.variables, self._network.variables):
+            acting.assign(trained)
+        for acting, trained in (
+            (self._acting_observation_statistics, self._observation_statistics),
+            (self._acting_value_statistics, self._value_statistics),
+        ):
+            if acting is not None:
+                acting.assign(trained)
+
+    # --- Learning --------------------------------------------------------------------
+
+    def _forward(self, steps, state):
+        """The trained network over unrolls: policy params [T+1, B, P], values [T+1, B] (head units)."""
+        observation = steps["observation"]
+        if self._observation_statistics is not None:
+            observation = self._observation_statistics.normalize(observation)
+        done = tf.logical_or(steps["terminated"], steps["truncated"])
+        return self._network.unroll(observation, done, steps["prev_action"], steps["reward"], state)
+
+    def _returns_units(self, values: tf.Tensor) -> tf.Tensor:
+        return values if self._value_statistics is None else self._value_statistics.denormalize(values)
+
+    def _rewards(self, steps):
+        """r_t, discount_t [T, B] of the unroll's transitions, after reward clipping and scaling."""
+        reward = steps["reward"] * self._config.reward_scale
+        if self._config.reward_clipping == "abs_one":
+            reward = tf.clip_by_value(reward, -1.0, 1.0)
+        return transition_rewards_and_discounts(
+            reward, steps["terminated"], steps["truncated"], steps["truncation_value"], self._config.discount
+        )
+
+    def _advantages(self, steps, params, values):
+        """Targets and advantages [T, B] for network outputs params [T+1, B, P] and values [T+1, B]."""
+        r_t, discount_t = self._rewards(steps)
+        actions = steps["action"][:-1]
+        log_rho = self._distribution.log_prob(params[:-1], actions) - self._distribution.log_prob(
+            steps["behaviour_params"][:-1], actions
+        )
+        return estimate_advantages(self._config, self._returns_units(values), r_t, discount_t, tf.stop_gradient(log_rho))
+
+    def _estimate_graph(self, steps, state):
+        """Targets and advantages [T, B] of the whole batch with the current network, and diagnostics."""
+        params, values = self._forward(steps, state)
+        estimates = self._advantages(steps, params, values)
+        predictions = self._returns_units(values[:-1])
+        residual_variance = tf.math.reduce_variance(estimates.targets - predictions)
+        explained = 1.0 - residual_variance / (tf.math.reduce_variance(estimates.targets) + 1e-8)
+        return {"targets": estimates.targets, "advantages": estimates.advantages, "explained_variance": explained}
+
+    @staticmethod
+    def _transitions(steps, estimates) -> dict[str, tf.Tensor]:
+        """The batch's T x B transitions, each field [T*B, ...]: the unroll's first T steps, flattened."""
+        def flatten(x):
+            return tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], 0))
+
+        transitions = {name: flatten(value[:-1]) for name, value in steps.items()}
+        transitions.update(targets=flatten(estimates["targets"]), advantages=flatten(estimates["advantages"]))
+        return transitions
+
+    def _unroll_step_graph(self, steps, state, indices):
+        """One gradient step on the unrolls `indices` [M]; advantages from the current network."""
+        minibatch = {name: tf.gather(value, indices, axis=1) for name, value in steps.items()}
+        state = tuple(tf.gather(s, indices) for s in state)
+
+        def batch_of(params, values):
+            estimates = self._advantages(minibatch, params, values)
+            return self._batch(minibatch, params[:-1], values[:-1], estimates.targets, estimates.advantages,
+                               last=-1)
+
+        return self._gradient_step(lambda: batch_of(*self._forward(minibatch, state)))
+
+    def _transition_step_graph(self, transitions, indices):
+        """One gradient step on single transitions `indices` [M], with their precomputed advantages."""
+        minibatch = {name: tf.gather(value, indices)[tf.newaxis] for name, value in transitions.items()}
+
+        def batch_of():
+            params, values = self._forward(minibatch, ())
+            return self._batch(minibatch, params, values, minibatch["targets"], minibatch["advantages"], last=None)
+
+        return self._gradient_step(batch_of)
+
+    @staticmethod
+    def _batch(steps, params, values, targets, advantages, last: int | None) -> Transitions:
+        """`Transitions` from network outputs and the steps they were computed on (`last`: steps kept)."""
+        return Transitions(
+            params=params, values=values, actions=steps["action"][:last],
+            behaviour_params=steps["behaviour_params"][:last], behaviour_values=steps["behaviour_value"][:last],
+            targets=targets, advantages=advantages,
+        )
+
+    def _gradient_step(self, batch_fn) -> dict[str, tf.Tensor]:
+        """Minimise the objective on the `Transitions` `batch_fn` computes (under the tape)."""
+        variables = self._network.trainable_variables
+        multipliers = list(self._multipliers) if self._multipliers is not None else []
+        with tf.GradientTape() as tape:
+            output = objective(self._config, self._distribution, batch_fn(), self._value_statistics, self._multipliers)
+        gradients = tape.gradient(output.loss, variables + multipliers)
+        network_gradients = gradients[: len(variables)]
+        norm = tf.linalg.global_norm(network_gradients)
+        if self._config.max_grad_norm > 0:
+            network_gradients, _ = tf.clip_by_global_norm(network_gradients, self._config.max_grad_norm, use_norm=norm)
+        self._optimizer.apply_gradients(zip(network_gradients, variables))
+        if multipliers:
+            self._multiplier_optimizer.apply_gradients(zip(gradients[len(variables):], multipliers))
+        return {**output.metrics, "gradient_norm": norm}
+
+    def _end_update_graph(self, steps, targets):
+        """Add the batch's observations and value targets [T, B] to the normalisation statistics."""
+        if self._observation_statistics is not None:
+            self._observation_statistics.update(steps["observation"][:-1])
+        if self._value_statistics is not None:
+            self._value_statistics.update(targets)
