@@ -12,6 +12,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
+from seedrl.actor.envs.options import EnvOptions
+from seedrl.learner.agents.policy_gradient.config import PRESETS, PolicyGradientConfig, check_network, resolve
+from seedrl.learner.agents.r2d2.config import R2D2Config
+from seedrl.learner.agents.sac.config import SACConfig
 from seedrl.learner.agents.vtrace.config import VTraceConfig
 from seedrl.learner.networks.config import NetworkConfig
 
@@ -21,8 +25,9 @@ NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 NAME_MAX_LENGTH = 40
 ExperimentName = Annotated[str, StringConstraints(min_length=1, max_length=NAME_MAX_LENGTH, pattern=NAME_PATTERN)]
 
-# `family:id`: a family name, then a Gymnasium-style id (letters, digits, `_`, `-`, `.`, `/`).
-ENV_ID_PATTERN = r"^[a-z][a-z0-9_]*:[A-Za-z0-9][A-Za-z0-9_./-]*$"
+# `family:id`: a family name, then a Gymnasium-style id (letters, digits, `_`, `-`, `.`, `/`); or a custom
+# factory `module.path:callable` (allowed only with SEEDRL_ALLOW_CUSTOM_ENVS=1, checked by `_known_env`).
+ENV_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z0-9_][A-Za-z0-9_./-]*$"
 EnvId = Annotated[str, StringConstraints(min_length=3, max_length=200, pattern=ENV_ID_PATTERN)]
 
 # A checkpoint of this experiment (`ckpt-1200`) or of another one (`other-run/ckpt-1200`).
@@ -106,9 +111,22 @@ class LearningSpec(_Strict):
     """What a learner needs to know about an experiment: environment, agent, budget, batching, checkpoints."""
 
     env: EnvId = Field("gym:CartPole-v1", description="Environment as family:id, e.g. gym:CartPole-v1.")
-    agent: Literal["vtrace"] = Field("vtrace", description="Learning agent.")
+    env_options: EnvOptions = Field(
+        default_factory=EnvOptions, description="Options of the env's family (docs/environments.md); unset keeps its defaults.",
+    )
+    agent: Literal["vtrace", "policy_gradient", "ppo", "vpg", "awr", "vmpo", "r2d2", "sac"] = Field(
+        "vtrace", description="Learning agent; policy_gradient, ppo, vpg, awr and vmpo are the on-policy agent "
+                              "(docs/agents.md).",
+    )
     vtrace: VTraceConfig = Field(default_factory=VTraceConfig, description="Hyperparameters of the vtrace agent.")
+    r2d2: R2D2Config = Field(default_factory=R2D2Config, description="Hyperparameters of the r2d2 agent (replay, discrete actions).")
+    sac: SACConfig = Field(default_factory=SACConfig, description="Hyperparameters of the sac agent (replay, continuous actions).")
     network: NetworkConfig = Field(default_factory=NetworkConfig, description="The agent's network (torso, LSTM core, inputs).")
+    policy_gradient: PolicyGradientConfig = Field(
+        default_factory=PolicyGradientConfig, validate_default=True,
+        description="Options of the on-policy agents; with a preset agent (ppo, vpg, awr, vmpo), unset options "
+                    "take the preset's values.",
+    )
     total_frames: int = Field(10_000_000, gt=0, le=10**13, description="Stop after this many environment frames.")
     seed: int = Field(0, ge=0, lt=2**31, description="Seed for the learner's and the actors' random numbers.")
     unroll_queue_batches: int = Field(2, ge=1, le=1000, description="Training queue capacity, in train batches (bounds policy lag).")
@@ -125,6 +143,41 @@ class LearningSpec(_Strict):
         except UnknownEnvError as error:
             raise ValueError(str(error)) from None
         return env
+
+    @field_validator("agent")
+    @classmethod
+    def _agent_fits_the_env(cls, agent: str, info: ValidationInfo) -> str:
+        from seedrl.actor.envs import action_kind
+        from seedrl.learner.agents import ACTION_KINDS
+
+        if "env" not in info.data or "env_options" not in info.data:
+            return agent  # reported on the env fields
+        kind = action_kind(info.data["env"], info.data["env_options"])
+        if kind is not None and kind not in ACTION_KINDS[agent]:
+            handled = " or ".join(sorted(ACTION_KINDS[agent]))
+            raise ValueError(f"the {agent} agent needs {handled} actions; {info.data['env']} has {kind} actions")
+        return agent
+
+    @field_validator("policy_gradient")
+    @classmethod
+    def _on_policy_preset(cls, config: PolicyGradientConfig, info: ValidationInfo) -> PolicyGradientConfig:
+        agent = info.data.get("agent")
+        if agent not in PRESETS:
+            return config
+        resolved = resolve(agent, config)
+        if "network" in info.data:
+            check_network(resolved, info.data["network"].lstm_size)
+        return resolved
+
+    @field_validator("env_options")
+    @classmethod
+    def _options_of_the_family(cls, options: EnvOptions, info: ValidationInfo) -> EnvOptions:
+        from seedrl.actor.envs import split_env_id
+        from seedrl.actor.envs.options import check_options
+
+        if "env" in info.data:  # else the env id is invalid, reported on `env`
+            check_options(split_env_id(info.data["env"])[0], options)
+        return options
 
 
 MAX_ACTORS = 1024

@@ -19,7 +19,8 @@ from seedrl.learner.agents.base import Agent, FieldSpec, StepInputs
 from seedrl.learner.episodes import EpisodeStats
 from seedrl.learner.requests import StepRequest
 from seedrl.learner.slots import SlotTable
-from seedrl.learner.unroll_queue import UnrollQueue
+from seedrl.learner.replay.agent import ReplayAgent
+from seedrl.learner.unroll_queue import UnrollSink
 from seedrl.learner.unrolls import UnrollAssembler
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ class InferencePipeline:
         agent: Agent,
         spec: EnvSpec,
         capacity: int,
-        unroll_queue: UnrollQueue,
+        unroll_queue: UnrollSink,
         stats: EpisodeStats,
         eval_stats: EpisodeStats,
         metrics: m.Metrics,
@@ -59,7 +60,10 @@ class InferencePipeline:
         self._frames_per_step = spec.frames_per_step
         action = FieldSpec(spec.action_shape, spec.action_dtype)
         self.slots = SlotTable(capacity, agent.state_specs, action)
-        self._unrolls = UnrollAssembler(capacity, agent.unroll_length, unroll_fields(agent, spec), agent.state_specs)
+        burn_in = agent.burn_in if isinstance(agent, ReplayAgent) else 0
+        self._unrolls = UnrollAssembler(
+            capacity, agent.unroll_length, unroll_fields(agent, spec), agent.state_specs, burn_in=burn_in
+        )
         self._queue = unroll_queue
         self._stats = stats
         self._eval_stats = eval_stats

@@ -20,8 +20,10 @@ from seedrl.learner.batcher import DeadlineBatcher
 from seedrl.learner.checkpoints import Checkpointer
 from seedrl.learner.config import LearnerConfig
 from seedrl.learner.episodes import EpisodeStats, RateMeter
-from seedrl.learner.inference import InferencePipeline
+from seedrl.learner.inference import InferencePipeline, unroll_fields
 from seedrl.learner.readiness import Readiness
+from seedrl.learner.replay.agent import ReplayAgent
+from seedrl.learner.replay.table import ReplayTable, build_replay_table, export_replay_metrics
 from seedrl.learner.server import LearnerService
 from seedrl.learner.training import Trainer
 from seedrl.learner.unroll_queue import UnrollQueue
@@ -37,14 +39,20 @@ class Learner:
     def __init__(self, config: LearnerConfig):
         self.config = config
         tf.random.set_seed(config.seed)
-        self.spec = env_spec(config.env)
+        self.spec = env_spec(config.env, config.env_options)
         self.agent = build_agent(config, self.spec)
         self.metrics = m.Metrics(config.experiment, "learner")
         self.stats = EpisodeStats()
         self.eval_stats = EpisodeStats()
         self.checkpointer = Checkpointer(config.folder.checkpoints, self.agent.checkpoint_items(), self.stats, config.checkpoint.keep)
         self.restored_from = self.checkpointer.restore(config.restore_from)
-        self.queue = UnrollQueue(capacity=config.unroll_queue_batches * self.agent.batch_size)
+        # Replay is not checkpointed (as in SEED): after a restart it refills to min_fill before training.
+        if isinstance(self.agent, ReplayAgent):
+            fields = unroll_fields(self.agent, self.spec)
+            self.queue: UnrollQueue | ReplayTable = build_replay_table(self.agent, fields, self.metrics, config.seed)
+        else:
+            self.queue = UnrollQueue(capacity=config.unroll_queue_batches * self.agent.batch_size)
+            export_replay_metrics(self.metrics)
         self.pipeline = InferencePipeline(
             self.agent, self.spec, config.inference.max_slots, self.queue, self.stats, self.eval_stats, self.metrics,
             lambda: self.agent.steps,

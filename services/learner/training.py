@@ -1,4 +1,8 @@
-"""The training thread: batches of unrolls in, gradient steps, checkpoints and summaries out."""
+"""The training thread: batches of unrolls in, gradient steps, checkpoints and summaries out.
+
+On-policy agents take the oldest unrolls from the `UnrollQueue`; replay agents sample
+from their `ReplayTable` and give it new priorities after each step.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ from seedrl.common import metrics as m
 from seedrl.learner.agents.base import Agent, TrainingBatch
 from seedrl.learner.checkpoints import Checkpointer
 from seedrl.learner.episodes import EpisodeStats
+from seedrl.learner.replay.agent import ReplayAgent
+from seedrl.learner.replay.table import ReplayTable
 from seedrl.learner.unroll_queue import QueueClosed, UnrollQueue
 from seedrl.learner.unrolls import Unrolls
 
@@ -42,13 +48,15 @@ def time_major(unrolls: Unrolls) -> TrainingBatch:
 class Trainer(threading.Thread):
     """Takes `agent.batch_size` unrolls at a time and trains until `total_frames`.
 
+    `queue` is the agent's source of unrolls: an `UnrollQueue`, or a `ReplayTable` for a `ReplayAgent`.
+
     `finished` is set when the frame budget is reached or training failed (`error`).
     """
 
     def __init__(
         self,
         agent: Agent,
-        queue: UnrollQueue,
+        queue: UnrollQueue | ReplayTable,
         stats: EpisodeStats,
         eval_stats: EpisodeStats,
         checkpointer: Checkpointer,
@@ -78,6 +86,7 @@ class Trainer(threading.Thread):
         self._grad_norm = metrics(m.GRAD_NORM)
         self._learning_rate = metrics(m.LEARNING_RATE)
         self._saves = metrics(m.CHECKPOINTS)
+        self._failed_saves = metrics(m.CHECKPOINT_FAILURES)
         self._checkpoint_duration = metrics(m.CHECKPOINT_DURATION)
         self._last_checkpoint = metrics(m.LAST_CHECKPOINT)
         self._last_checkpoint.set(checkpointer.last_time)
@@ -104,12 +113,11 @@ class Trainer(threading.Thread):
                 if self._stats.frames >= self._total_frames:
                     log.info("reached %d frames", self._stats.frames)
                     return
-                unrolls = self._queue.get_batch(self._agent.batch_size, timeout=0.2)
-                self._queue_depth.set(len(self._queue))
-                if unrolls is None:
-                    continue
                 step = self._agent.steps
-                metrics = self._agent.train(time_major(unrolls), self._stats.frames)
+                trained = self._train_step()
+                if trained is None:
+                    continue
+                unrolls, metrics = trained
                 lags = step - unrolls.policy_version
                 mean_lag = float(lags.mean())
                 self._observe(metrics, lags)
@@ -124,9 +132,36 @@ class Trainer(threading.Thread):
             if metrics is not None:  # the run's last point, however it ends
                 self._summarise(metrics, mean_lag, self._agent.steps)
 
-    def checkpoint(self) -> str:
+    def _train_step(self) -> tuple[Unrolls, dict[str, float]] | None:
+        """One gradient step on the next batch: the unrolls trained on and the step's metrics; None on timeout."""
+        agent, batch_size, frames = self._agent, self._agent.batch_size, self._stats.frames
+        if isinstance(self._queue, ReplayTable):
+            assert isinstance(agent, ReplayAgent)
+            sample = self._queue.sample(batch_size, timeout=0.2)
+            if sample is None:
+                return None
+            metrics, priorities = agent.train_prioritized(time_major(sample.unrolls), sample.weights, frames)
+            self._queue.update_priorities(sample, priorities)
+            return sample.unrolls, metrics
+        unrolls = self._queue.get_batch(batch_size, timeout=0.2)
+        self._queue_depth.set(len(self._queue))
+        if unrolls is None:
+            return None
+        return unrolls, agent.train(time_major(unrolls), frames)
+
+    def checkpoint(self) -> str | None:
+        """Write a checkpoint; returns its path, or None when writing failed (logged and counted).
+
+        A failed write (a full disk, an I/O error) does not stop training: the previous
+        checkpoints stay, and the next attempt comes at the next interval.
+        """
         started = time.perf_counter()
-        path = self._checkpointer.save(self._agent.steps)
+        try:
+            path = self._checkpointer.save(self._agent.steps)
+        except (OSError, tf.errors.OpError) as error:
+            self._failed_saves.inc()
+            log.error("checkpoint at step %d failed, training continues: %s", self._agent.steps, error)
+            return None
         self._checkpoint_duration.observe(time.perf_counter() - started)
         self._saves.inc()
         self._last_checkpoint.set(self._checkpointer.last_time)
@@ -148,7 +183,8 @@ class Trainer(threading.Thread):
         scalars = {tensorboard_tag(self._agent.name, name): value for name, value in metrics.items()}
         scalars.update({
             m.ENV_FRAMES.name: stats.frames, m.LEARNER_STEPS.name: step, m.EPISODES.name: stats.episodes,
-            m.POLICY_LAG.name: mean_lag, m.UNROLL_QUEUE.name: len(self._queue),
+            m.POLICY_LAG.name: mean_lag,
+            (m.REPLAY_SIZE if isinstance(self._queue, ReplayTable) else m.UNROLL_QUEUE).name: len(self._queue),
         })
         if stats.episodes:
             scalars.update({m.EPISODE_RETURN.name: stats.mean_return, m.EPISODE_LENGTH.name: stats.mean_length})

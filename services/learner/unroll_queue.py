@@ -9,8 +9,19 @@ from __future__ import annotations
 
 import collections
 import threading
+from typing import Protocol
 
 from seedrl.learner.unrolls import Unrolls
+
+
+class UnrollSink(Protocol):
+    """Where inference puts finished unrolls: the `UnrollQueue`, or the replay of a replay agent."""
+
+    def put(self, unrolls: Unrolls) -> None:
+        """Take n unrolls; may block (back-pressure) and raises QueueClosed once closed."""
+
+    def close(self) -> None:
+        """Wake every waiter; later puts raise QueueClosed."""
 
 
 class QueueClosed(Exception):

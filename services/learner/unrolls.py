@@ -1,10 +1,12 @@
-"""Unroll assembly: per-slot sequences of T+1 steps, consecutive unrolls sharing one step.
+"""Unroll assembly: per-slot sequences of burn_in + T + 1 steps, consecutive unrolls overlapping.
 
 Step t of an unroll holds what arrived with observation t (the reward of the
 previous action, terminated, truncated) and what the agent did on it (action,
-behaviour logits, ...). Unroll k of a slot covers its steps kT..kT+T, so the last
-step of one unroll is the first of the next: each transition is trained on once and
-the value of the last step bootstraps the unroll.
+behaviour logits, ...). Unroll k of a slot covers its steps kT..kT+burn_in+T, so
+the last burn_in + 1 steps of one unroll are the first of the next: each transition
+is trained on once, the value of the last step bootstraps the unroll, and a
+recurrent agent can warm its state up on the burn_in steps before the T it trains
+on (R2D2). Without burn-in (burn_in = 0) unrolls hold T+1 steps sharing one.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ class Unrolls:
 
 
 class UnrollAssembler:
-    """Writes steps of many slots at once into preallocated [capacity, T+1, ...] buffers."""
+    """Writes steps of many slots at once into preallocated [capacity, burn_in+T+1, ...] buffers."""
 
     def __init__(
         self,
@@ -60,14 +62,19 @@ class UnrollAssembler:
         unroll_length: int,
         fields: dict[str, FieldSpec],
         state_specs: tuple[FieldSpec, ...],
+        burn_in: int = 0,
     ):
+        if not 0 <= burn_in < unroll_length:
+            # Step T must be written after the shift that opens an unroll, to capture its state.
+            raise ValueError(f"burn_in ({burn_in}) must be in [0, unroll_length={unroll_length})")
         self.unroll_length = unroll_length
-        steps = unroll_length + 1
-        self._buffers = {name: np.zeros((capacity, steps, *s.shape), s.dtype) for name, s in fields.items()}
+        self.length = burn_in + unroll_length + 1  # steps per unroll; the next one starts at step T
+        self._buffers = {name: np.zeros((capacity, self.length, *s.shape), s.dtype) for name, s in fields.items()}
         self._position = np.zeros(capacity, np.int64)
         self._start_state = tuple(np.zeros((capacity, *s.shape), s.dtype) for s in state_specs)
-        self._last_state = tuple(np.zeros((capacity, *s.shape), s.dtype) for s in state_specs)
+        self._next_state = tuple(np.zeros((capacity, *s.shape), s.dtype) for s in state_specs)
         self._start_version = np.zeros(capacity, np.int64)
+        self._next_version = np.zeros(capacity, np.int64)
 
     def reset(self, slots: np.ndarray) -> None:
         """Discard the partial unrolls of `slots` (their next step starts a new unroll)."""
@@ -95,13 +102,18 @@ class UnrollAssembler:
             for start, component in zip(self._start_state, state_in):
                 start[fresh] = component[first]
             self._start_version[fresh] = policy_version
+        # Step T opens the next unroll: keep the state it is acted on with.
+        opens_next = position == self.unroll_length
+        if opens_next.any():
+            opening = slots[opens_next]
+            for next_state, component in zip(self._next_state, state_in):
+                next_state[opening] = component[opens_next]
+            self._next_version[opening] = policy_version
         for name, buffer in self._buffers.items():
             buffer[slots, position] = step[name]
-        for last, component in zip(self._last_state, state_in):
-            last[slots] = component
         position += 1
         self._position[slots] = position
-        finished = slots[position == self.unroll_length + 1]
+        finished = slots[position == self.length]
         if not len(finished):
             return None
         unrolls = Unrolls(
@@ -109,11 +121,12 @@ class UnrollAssembler:
             tuple(start[finished] for start in self._start_state),
             self._start_version[finished],
         )
-        # The last step opens the next unroll, with the state it was acted on.
+        # Steps T.. (burn_in + 1 of them) open the next unroll.
+        overlap = self.length - self.unroll_length
         for buffer in self._buffers.values():
-            buffer[finished, 0] = buffer[finished, self.unroll_length]
-        for start, last in zip(self._start_state, self._last_state):
-            start[finished] = last[finished]
-        self._start_version[finished] = policy_version
-        self._position[finished] = 1
+            buffer[finished, :overlap] = buffer[finished, self.unroll_length:]
+        for start, next_state in zip(self._start_state, self._next_state):
+            start[finished] = next_state[finished]
+        self._start_version[finished] = self._next_version[finished]
+        self._position[finished] = overlap
         return unrolls

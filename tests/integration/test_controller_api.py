@@ -59,6 +59,8 @@ INVALID_FIELDS = [
     ({"total_frames": 0}, "total_frames"),
     ({"seed": -3}, "seed"),
     ({"agent": "dqn"}, "agent"),
+    ({"agent": "sac"}, "agent"),  # CartPole's actions are discrete
+    ({"env": "gym:Pendulum-v1", "agent": "r2d2"}, "agent"),
     ({"vtrace": {"discount": 1.5}}, "vtrace.discount"),
     ({"vtrace": {"learning_rate": 0}}, "vtrace.learning_rate"),
     ({"network": {"hidden_sizes": [0]}}, "network.hidden_sizes"),

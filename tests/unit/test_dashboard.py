@@ -49,7 +49,7 @@ ROWS = [
 EXTERNAL_ROWS = {"GPU", "TPU"}
 ALERTS = {
     "SeedrlLearnerDown", "SeedrlNoFrames", "SeedrlCheckpointStale", "SeedrlActorsCrashLooping",
-    "SeedrlInferenceLatencyHigh",
+    "SeedrlInferenceLatencyHigh", "SeedrlCheckpointFailing",
 }
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 ALWAYS_THERE = {"up"}  # Prometheus's own per-target series
@@ -152,8 +152,10 @@ def test_rates_use_the_rate_interval():
         assert set(re.findall(r"\[[^\]]*\]", query.expr)) <= {"[$__rate_interval]"}, query.source
 
 
-def test_no_replay_panels():
-    assert not [query.source for query in dashboard_queries(DASHBOARD) if "replay" in query.expr.lower()]
+def test_replay_panels_show_size_memory_and_traffic():
+    queried = {name for query in dashboard_queries(DASHBOARD) for name in metric_names(query.expr)}
+    assert {"seedrl_replay_size", "seedrl_replay_bytes", "seedrl_replay_inserted_unrolls",
+            "seedrl_replay_sampled_unrolls"} <= queried
 
 
 def test_dashboard_queries_are_valid_promql(tmp_path):
@@ -228,6 +230,8 @@ def test_alerts_fire_when_they_should(tmp_path):
             values: '0x40'
           - series: 'seedrl_process_restarts_total{{{controller}, process="actor"}}'
             values: '0x3 1 2 3 4x20'  # a fourth restart at 7m
+          - series: 'seedrl_checkpoint_failures_total{{{learner}}}'
+            values: '0x11 1x30'  # a write fails at 12m
         alert_rule_test:
           - {{eval_time: 14m, alertname: SeedrlNoFrames, exp_alerts: []}}
           - eval_time: 20m
@@ -241,6 +245,11 @@ def test_alerts_fire_when_they_should(tmp_path):
           - eval_time: 8m
             alertname: SeedrlActorsCrashLooping
             exp_alerts: [{{exp_labels: {{severity: warning, experiment: exp}}}}]
+          - {{eval_time: 12m, alertname: SeedrlCheckpointFailing, exp_alerts: []}}
+          - eval_time: 14m
+            alertname: SeedrlCheckpointFailing
+            exp_alerts: [{{exp_labels: {{severity: warning, experiment: exp}}}}]
+          - {{eval_time: 29m, alertname: SeedrlCheckpointFailing, exp_alerts: []}}
       - interval: 5m
         input_series:
           - series: 'seedrl_process_start_time_seconds{{{learner}}}'

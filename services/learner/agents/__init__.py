@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from seedrl.learner.agents.policy_gradient.config import ON_POLICY_AGENTS
+
 if TYPE_CHECKING:
     from seedrl.common.spaces import EnvSpec
     from seedrl.learner.agents.base import Agent
     from seedrl.learner.config import LearnerConfig
 
-AGENTS = ("vtrace",)
+AGENTS = ("vtrace", *ON_POLICY_AGENTS, "r2d2", "sac")
+# The action spaces each agent handles: "discrete" (Discrete) and/or "continuous" (Box).
+ACTION_KINDS: dict[str, frozenset[str]] = {
+    "vtrace": frozenset({"discrete"}),
+    **{agent: frozenset({"discrete", "continuous"}) for agent in ON_POLICY_AGENTS},
+    "r2d2": frozenset({"discrete"}),
+    "sac": frozenset({"continuous"}),
+}
 
 
 def build_agent(config: "LearnerConfig", spec: "EnvSpec") -> "Agent":
@@ -18,4 +27,18 @@ def build_agent(config: "LearnerConfig", spec: "EnvSpec") -> "Agent":
         from seedrl.learner.agents.vtrace.agent import VTraceAgent
 
         return VTraceAgent(spec, config.vtrace, total_frames=config.total_frames, network=config.network)
+    if config.agent in ON_POLICY_AGENTS:
+        from seedrl.learner.agents.policy_gradient.agent import PolicyGradientAgent
+
+        return PolicyGradientAgent(
+            spec, config.policy_gradient, config.network, name=config.agent, total_frames=config.total_frames
+        )
+    if config.agent == "r2d2":
+        from seedrl.learner.agents.r2d2.agent import R2D2Agent
+
+        return R2D2Agent(spec, config.r2d2, config.network, max_slots=config.inference.max_slots)
+    if config.agent == "sac":
+        from seedrl.learner.agents.sac.agent import SACAgent
+
+        return SACAgent(spec, config.sac, config.network)
     raise ValueError(f"unknown agent {config.agent!r}; known: {AGENTS}")

@@ -1,0 +1,56 @@
+"""Checkpoints that cannot be written (the disk refuses the bytes) are reported and training carries on.
+
+The learner runs under a file-size limit (RLIMIT_FSIZE): the operating system refuses every write
+past it (EFBIG), as a full disk refuses them (ENOSPC). Its checkpoints are larger than the limit;
+its logs and summaries are not.
+"""
+
+from __future__ import annotations
+
+import resource
+import signal
+import subprocess
+import urllib.request
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from seedrl.common.ports import free_port
+from tests.integration.helpers import seedrl, status, wait_for
+
+pytestmark = pytest.mark.integration
+
+FILE_LIMIT_BYTES = 256 * 1024  # a 256x256 MLP's checkpoint, with Adam's moments, is about 1 MB
+
+
+def limit_file_size() -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT_BYTES, FILE_LIMIT_BYTES))
+
+
+def learner_counter(metrics_port: int, name: str) -> float:
+    text = urllib.request.urlopen(f"http://localhost:{metrics_port}/metrics", timeout=5).read().decode()
+    return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == name)
+
+
+def test_failed_checkpoint_writes_are_counted_and_training_continues(tmp_path):
+    port, metrics_port = free_port(), free_port()
+    process = seedrl(
+        "train", "--env", "gym:CartPole-v1", "--actors", "1", "--envs-per-actor", "8",
+        "--network.hidden-sizes", "256", "256", "--checkpoint.every-s", "1", "--total-frames", str(10**9),
+        "--max-seconds", "120", "--port", str(port), "--metrics-port", str(metrics_port), "--logdir", str(tmp_path),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=limit_file_size,
+    )
+    try:
+        wait_for(lambda: (s := status(port)) is not None and s.learner_steps > 0, timeout=120, what="training")
+        wait_for(lambda: learner_counter(metrics_port, "seedrl_checkpoint_failures_total") >= 3, timeout=60,
+                 what="three failed checkpoints")
+        steps = status(port).learner_steps
+        wait_for(lambda: status(port).learner_steps > steps + 50, timeout=30, what="training going on")
+        assert learner_counter(metrics_port, "seedrl_checkpoint_saves_total") == 0
+        assert process.poll() is None
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(120)
+    log = (tmp_path / "logs" / "learner.log").read_text()
+    assert "failed, training continues" in log and "training failed" not in log
+    assert not list((tmp_path / "checkpoints").glob("ckpt-*.index"))  # no checkpoint pretends to be complete

@@ -1,0 +1,69 @@
+"""The SAC agent with real networks on Pendulum-v1's spec: bounded actions, training, temperature, targets."""
+
+import numpy as np
+import pytest
+
+from seedrl.actor.envs import env_spec
+from seedrl.learner.agents.base import StepInputs, TrainingBatch
+from seedrl.learner.agents.sac.agent import SACAgent
+from seedrl.learner.agents.sac.config import SACConfig
+from seedrl.learner.networks import NetworkConfig
+from tests.unit.test_tensors_and_specs import cartpole_spec
+
+NETWORK = NetworkConfig(hidden_sizes=(32,))
+
+
+def sac(**changes) -> SACAgent:
+    config = SACConfig(batch_size=64, critic_hidden_size=32, replay={"min_fill": 64}, **changes)
+    return SACAgent(env_spec("gym:Pendulum-v1"), config, NETWORK)
+
+
+def test_actions_are_scaled_into_the_env_bounds_and_greedy_actions_are_deterministic():
+    agent = sac()
+    n = 500
+    obs = np.random.default_rng(0).normal(size=(n, 3)).astype(np.float32)
+    inputs = StepInputs(obs, np.zeros(n, bool), np.zeros((n, 1), np.float32), np.zeros(n, np.float32), np.arange(n, dtype=np.int32))
+    first, second = agent.act(inputs, ()), agent.act(inputs, ())
+    assert first.action.shape == (n, 1) and np.all(np.abs(first.action) < 2.0)
+    assert first.action.std() > 0.5  # initial std 1 before tanh, scaled by 2
+    np.testing.assert_array_equal(first.greedy_action, second.greedy_action)
+    assert not np.array_equal(first.action, second.action)
+    assert first.value.shape == (n,) and np.all(np.isfinite(first.value))
+
+
+def test_training_fits_the_critics_moves_the_temperature_and_the_targets_by_tau():
+    agent = sac(learning_rate=3e-3, target_smoothing=0.1)
+    rng = np.random.default_rng(1)
+    b = 64
+    steps = {
+        "observation": rng.normal(size=(2, b, 3)).astype(np.float32), "reward": rng.normal(size=(2, b)).astype(np.float32),
+        "terminated": np.zeros((2, b), bool), "truncated": np.zeros((2, b), bool),
+        "truncation_value": np.zeros((2, b), np.float32), "prev_action": rng.uniform(-2, 2, (2, b, 1)).astype(np.float32),
+        "action": rng.uniform(-2, 2, (2, b, 1)).astype(np.float32),
+    }
+    batch = TrainingBatch(steps, ())
+    items = agent.checkpoint_items()
+    critic, target = items["critic_1"], items["target_critic_1"]
+    np.testing.assert_array_equal(critic.variables[0].numpy(), target.variables[0].numpy())  # targets start as copies
+    metrics = [agent.train_prioritized(batch, np.ones(b, np.float32), 0)[0]]
+    before = [v.numpy() for v in target.variables]
+    metrics.append(agent.train_prioritized(batch, np.ones(b, np.float32), 0)[0])
+    for old, new, online in zip(before, target.variables, critic.variables):
+        np.testing.assert_allclose(new.numpy(), 0.9 * old + 0.1 * online.numpy(), rtol=1e-5, atol=1e-6)
+    for _ in range(60):
+        found, priorities = agent.train_prioritized(batch, np.ones(b, np.float32), 0)
+        metrics.append(found)
+    assert priorities.shape == (b,) and np.all(priorities >= 0)
+    assert metrics[-1]["loss/critic"] < 0.5 * metrics[0]["loss/critic"]
+    # The policy starts far above the target entropy (-1), so the temperature falls.
+    assert metrics[-1]["alpha"] < metrics[0]["alpha"]
+    assert agent.steps == 62
+
+
+@pytest.mark.parametrize("spec, network, message", [
+    (cartpole_spec(), NETWORK, "continuous action space"),
+    (env_spec("gym:Pendulum-v1"), NetworkConfig(lstm_size=8), "feed-forward"),
+])
+def test_discrete_envs_and_recurrent_networks_are_refused(spec, network, message):
+    with pytest.raises(ValueError, match=message):
+        SACAgent(spec, SACConfig(), network)
