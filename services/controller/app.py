@@ -20,6 +20,12 @@ their checkpoints; read their status and metrics. Errors are RFC 9457 problem de
 
 
 def build_runtime(config: ControllerConfig, metrics: m.Metrics) -> Runtime:
+    if config.runtime == "kubernetes":
+        from seedrl.controller.runtimes.kubernetes.options import KubernetesOptions
+        from seedrl.controller.runtimes.kubernetes.runtime import KubernetesRuntime
+
+        return KubernetesRuntime.connect(KubernetesOptions.load(config.kubernetes_config), metrics,
+                                         config.max_active_experiments, config.poll_s, config.checkpoints_dir)
     from seedrl.controller.runtimes.local import LocalRuntime
 
     return LocalRuntime(config.data_dir, metrics, max_active=config.max_active_experiments, poll_s=config.poll_s)

@@ -19,7 +19,9 @@ class ControllerConfig(BaseModel):
 
     host: str = Field("127.0.0.1", description="Address the REST API binds (0.0.0.0 in a container).")
     port: int = Field(DEFAULT_PORT, ge=0, le=65535, description="REST API port.")
-    runtime: Literal["local"] = Field("local", description="Where experiments run: local processes on this machine.")
+    runtime: Literal["local", "kubernetes"] = Field(
+        "local", description="Where experiments run: local processes on this machine, or Kubernetes (Experiment objects).",
+    )
     data_dir: Path = Field(Path("runs/controller"), description="The experiment store (SQLite) and every experiment's run folder.")
     max_active_experiments: int = Field(
         4, ge=0, le=1000,
@@ -30,6 +32,13 @@ class ControllerConfig(BaseModel):
     )
     protect_reads: bool = Field(False, description="Require the token on reads too (it is always required on writes).")
     poll_s: float = Field(0.5, gt=0, le=60, description="Seconds between reconcile passes.")
+    kubernetes_config: Path | None = Field(
+        None, description="kubernetes runtime: YAML file of cluster settings (images, storage, scheduling); defaults if unset.",
+    )
+    checkpoints_dir: Path | None = Field(
+        None, description="kubernetes runtime: where this process sees the learners' storage (a mounted bucket), "
+                          "for the checkpoint endpoints.",
+    )
 
     def token(self) -> str | None:
         """The API token, if one is configured."""

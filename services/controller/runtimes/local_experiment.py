@@ -26,7 +26,8 @@ from seedrl.common.checkpoint_files import checkpoint_files, list_checkpoints
 from seedrl.common.files import write_json
 from seedrl.common.ports import free_port
 from seedrl.common.run_folder import RunFolder
-from seedrl.common.spec import MAX_ACTORS, ExperimentSpec, LearningSpec
+from seedrl.common.spec import ExperimentSpec
+from seedrl.controller.runtimes.process_configs import EVALUATOR, actor_config, learner_config
 from seedrl.controller.runtimes.processes import ProcessGroup
 from seedrl.v1 import learner_pb2 as pb
 from seedrl.v1 import learner_pb2_grpc as pb_grpc
@@ -41,7 +42,6 @@ LEARNER_STOP_TIMEOUT_S = 60.0
 LEARNER_MAX_RESTARTS = 3
 LEARNER_RESTART_WINDOW_S = 300.0
 STATUS_TIMEOUT_S = 2.0
-EVALUATOR = "evaluator"  # the process stepping the spec's evaluation envs
 
 
 class CheckpointNotFound(LookupError):
@@ -113,26 +113,14 @@ class LocalExperiment:
     # --- Configs -----------------------------------------------------------------------
 
     def learner_config(self, restore_from: Path | None) -> dict[str, Any]:
-        spec = self.spec
-        config = spec.model_dump(mode="json", include=set(LearningSpec.model_fields))
-        config.update(experiment=spec.name, logdir=str(self.logdir), port=self.port, metrics_port=self.metrics_port,
-                      restore_from=str(restore_from) if restore_from else None)
-        if self.options.max_message_mb is not None:
-            config["max_message_mb"] = self.options.max_message_mb
-        return config
+        return learner_config(self.spec, self.logdir, self.port, self.metrics_port, restore_from,
+                              self.options.max_message_mb)
 
     def actor_config(self, name: str) -> ActorConfig:
         """The config of `actor-<i>`, or of the `evaluator` (the evaluation envs, seeded after every actor's)."""
-        spec = self.spec
         extra = {"max_message_mb": self.options.max_message_mb} if self.options.max_message_mb is not None else {}
-        if name == EVALUATOR:
-            index, envs, extra["evaluation"] = MAX_ACTORS, spec.eval_envs, True
-        else:
-            index, envs = int(name.removeprefix("actor-")), spec.envs_per_actor
-        return ActorConfig(
-            learner=f"localhost:{self.port}", env=spec.env, envs_per_actor=envs,
-            streams=min(spec.streams_per_actor, envs), actor_id=name, experiment=spec.name,
-            seed=spec.seed * 1_000_003 + index * spec.envs_per_actor,
+        return actor_config(
+            self.spec, name, f"localhost:{self.port}",
             metrics_port=0 if self.options.actor_metrics else -1,
             metrics_port_file=self.folder.metrics_port_file(name) if self.options.actor_metrics else None,
             backoff_max_s=LOCAL_BACKOFF_MAX_S, **extra,

@@ -1,0 +1,143 @@
+"""The Experiment CRD: generated from ExperimentSpec, structural, and as strict as the model where it can be.
+
+Custom resources are checked against the CRD's schema with a JSON Schema validator (OpenAPI's
+`nullable` spelled as JSON Schema), as the API server would check them.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from seedrl.common.spec import ExperimentSpec
+from seedrl.controller.runtimes.kubernetes import crd
+from seedrl.controller.runtimes.kubernetes.resource import spec_of, to_resource
+
+ROOT = Path(__file__).resolve().parents[2]
+FORBIDDEN = {"$ref", "$defs", "anyOf", "oneOf", "allOf", "const", "examples", "prefixItems", "title"}
+
+
+def json_schema(node: Any) -> Any:
+    """An OpenAPI v3 (CRD) schema as JSON Schema: `nullable` and boolean exclusive bounds rewritten."""
+    if isinstance(node, list):
+        return [json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: json_schema(value) for key, value in node.items()
+           if not key.startswith("x-kubernetes") and key not in ("nullable", "exclusiveMinimum", "exclusiveMaximum")}
+    for bound, inclusive in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if node.get(bound) is True:
+            out[bound] = out.pop(inclusive)
+    if node.get("nullable") and "type" in out:
+        out["type"] = [out["type"], "null"]
+    if "properties" in node and not node.get("x-kubernetes-preserve-unknown-fields"):
+        out["additionalProperties"] = False  # the API server prunes unknown fields; strict clients refuse them
+    return out
+
+
+def validator() -> jsonschema.Validator:
+    schema = crd.crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    return jsonschema.Draft202012Validator(json_schema(schema["properties"]["spec"]))
+
+
+def walk(node: Any, path: str = ""):
+    yield path, node
+    for key in ("properties", "additionalProperties"):
+        children = node.get(key)
+        if isinstance(children, dict) and key == "properties":
+            for name, child in children.items():
+                yield from walk(child, f"{path}.{name}")
+        elif isinstance(children, dict):
+            yield from walk(children, f"{path}[*]")
+    if "items" in node:
+        yield from walk(node["items"], f"{path}[]")
+
+
+def test_the_chart_ships_the_generated_crd():
+    assert crd.CHART_COPY == ROOT / "helm/seedrl/crds/experiments.seedrl.io.yaml"
+    assert crd.CHART_COPY.read_text() == crd.render(), (
+        "the CRD differs from ExperimentSpec: run python -m seedrl.controller.runtimes.kubernetes.crd")
+
+
+def test_the_check_flag_reports_drift(tmp_path):
+    stale = tmp_path / "crd.yaml"
+    stale.write_text(crd.render().replace("v1alpha1", "v1beta1"))
+    assert crd.main(["--out", str(stale), "--check"]) == 1
+    assert crd.main(["--out", str(stale)]) == 0
+    assert crd.main(["--out", str(stale), "--check"]) == 0
+
+
+def test_crd_is_a_valid_structural_crd():
+    document = yaml.safe_load(crd.CHART_COPY.read_text())
+    assert kubernetes_validate.validate(document, "1.30.0", strict=True)
+    schema = document["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    for part in ("spec", "status"):
+        for path, node in walk(schema["properties"][part], part):
+            assert not FORBIDDEN & node.keys(), f"{path} uses {FORBIDDEN & node.keys()}"
+            assert "type" in node or node.get("x-kubernetes-int-or-string") or node.get(
+                "x-kubernetes-preserve-unknown-fields"), f"{path} has no type"
+            assert not ("properties" in node and "additionalProperties" in node), path
+            if node.get("exclusiveMinimum") is not None:
+                assert node["exclusiveMinimum"] is True and "minimum" in node, path
+
+
+def test_every_spec_field_is_in_the_crd_with_its_default():
+    spec = crd.spec_schema()["properties"]
+    assert set(spec) == set(ExperimentSpec.model_fields) - {"name"} | {"suspend"}
+    defaults = ExperimentSpec(name="x").model_dump(mode="json")
+    for field, value in defaults.items():
+        if field != "name" and "default" in spec[field]:
+            assert spec[field]["default"] == value, field
+
+
+def test_examples_are_valid_experiment_resources():
+    check = validator()
+    for path in sorted((ROOT / "examples").glob("*.yaml")):
+        spec = ExperimentSpec.model_validate(yaml.safe_load(path.read_text()))
+        resource = to_resource(spec, "default", suspend=False)
+        check.validate(resource["spec"])
+        assert spec_of(resource) == spec
+
+
+@pytest.mark.parametrize("field, value", [
+    ("actors", -1), ("actors", 5000), ("env", "CartPole"), ("total_frames", 0), ("agent", "dqn"),
+    ("resume_from", "latest"), ("unknown_field", 1),
+])
+def test_the_crd_refuses_what_the_model_refuses(field, value):
+    spec = to_resource(ExperimentSpec(name="x"), "default", suspend=False)["spec"]
+    bad = copy.deepcopy(spec)
+    bad[field] = value
+    with pytest.raises(jsonschema.ValidationError):
+        validator().validate(bad)
+    with pytest.raises(ValueError):
+        ExperimentSpec.model_validate({**{k: v for k, v in bad.items() if k != "suspend"}, "name": "x"})
+
+
+def test_nested_constraints_and_nulls_carry_over():
+    spec = to_resource(ExperimentSpec(name="x", resources={"learner": {"gpu": 2, "gpu_type": "nvidia-l4"}}),
+                       "default", suspend=True)["spec"]
+    validator().validate(spec)
+    spec["resources"]["learner"]["gpu"] = 17
+    with pytest.raises(jsonschema.ValidationError, match="17"):
+        validator().validate(spec)
+    spec["resources"]["learner"].update(gpu=0, gpu_type=None, tpu={"accelerator": "tpu-v5-lite-podslice", "topology": "2x4"})
+    validator().validate(spec)
+
+
+def test_scale_subresource_and_printer_columns_point_at_real_fields():
+    version = crd.crd()["spec"]["versions"][0]
+    status = set(crd.status_schema()["properties"])
+    scale = version["subresources"]["scale"]
+    assert scale["specReplicasPath"] == ".spec.actors"
+    assert scale["statusReplicasPath"].removeprefix(".status.") in status
+    assert scale["labelSelectorPath"].removeprefix(".status.") in status
+    for column in version["additionalPrinterColumns"]:
+        path = column["jsonPath"]
+        assert path == ".metadata.creationTimestamp" or path.removeprefix(".status.") in status, path
+    assert [c["name"] for c in version["additionalPrinterColumns"]] == ["Phase", "Actors", "Frames", "FPS", "Return", "Age"]

@@ -1,0 +1,66 @@
+"""The images' install step (docker/install.sh), run as the Dockerfiles run it, into fresh virtualenvs.
+
+No Docker engine runs here, so the one command each Dockerfile runs is run by this test instead:
+the controller's and the (CPU) actor's extras are installed from this checkout into a new venv
+and their entry points started. The GPU learner's and the Atari/MuJoCo/Football actor's extras
+download gigabytes (CUDA, envpool), so for them the test checks only that the Dockerfile's
+extras exist. Marked `integration` (about a minute with a warm pip cache).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKER = ROOT / "docker"
+
+
+def dockerfile_extras(name: str) -> list[str]:
+    text = (DOCKER / f"{name}.Dockerfile").read_text()
+    declared = re.search(r"^ARG EXTRAS=(\S+)$", text, re.MULTILINE)
+    step = re.search(r'^RUN docker/install.sh /opt/venv "?([^"\s]+)"?$', text, re.MULTILINE)
+    assert step, f"{name}.Dockerfile has no install step"
+    return (declared.group(1) if step.group(1) == "${EXTRAS}" else step.group(1)).split(",")
+
+
+def test_dockerfiles_are_multi_stage_non_root_and_name_real_extras():
+    extras = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"])
+    for name in ("controller", "actor", "learner"):
+        text = (DOCKER / f"{name}.Dockerfile").read_text()
+        assert text.count("\nFROM ") + text.startswith("FROM ") >= 2, name
+        assert "USER 10001:10001" in text and "COPY --from=build /opt/venv /opt/venv" in text
+        assert set(dockerfile_extras(name)) <= extras, name
+    assert dockerfile_extras("learner") == ["learner-gpu"]
+    assert "tensorflow" not in " ".join(dockerfile_extras("actor"))
+
+
+def install(tmp_path: Path, extras: str) -> Path:
+    venv = tmp_path / "venv"
+    subprocess.run(["sh", str(DOCKER / "install.sh"), str(venv), extras, str(ROOT)], check=True, timeout=900)
+    return venv
+
+
+@pytest.mark.integration
+def test_controller_image_install(tmp_path):
+    venv = install(tmp_path, ",".join(dockerfile_extras("controller")))
+    code = ("from seedrl.controller.runtimes.kubernetes.runtime import KubernetesRuntime; "
+            "import importlib.util as u; assert u.find_spec('tensorflow') is None; print('ok')")
+    assert subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip() == "ok"
+    flags = subprocess.run([str(venv / "bin" / "seedrl"), "controller", "--help"], capture_output=True, text=True,
+                           check=True).stdout
+    assert "--kubernetes-config" in flags and "kubernetes" in flags
+
+
+@pytest.mark.integration
+def test_actor_image_install(tmp_path):
+    venv = install(tmp_path, "actor")
+    code = ("from seedrl.actor.envs import env_spec; import importlib.util as u; "
+            "assert u.find_spec('tensorflow') is None; print(env_spec('gym:CartPole-v1'))")
+    out = subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip()  # the env spec of CartPole, made without TensorFlow

@@ -1,0 +1,169 @@
+"""The objects the Kubernetes runtime creates for an experiment, validated strictly against the
+Kubernetes 1.30 and newest schemas (kubernetes-validate), and what matters in them asserted."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+
+import kubernetes_validate
+import pytest
+
+from seedrl.actor.config import ActorConfig
+from seedrl.common.spec import ExperimentSpec
+from seedrl.controller.runtimes.kubernetes import manifests as mf
+from seedrl.controller.runtimes.kubernetes.options import KubernetesOptions
+from seedrl.learner.config import LearnerConfig
+
+OWNER = mf.Owner("pong", "0b5e-uid", "rl")
+VERSIONS = ["1.30.0", kubernetes_validate.latest_version()]
+SPECS = {
+    "cpu": ExperimentSpec(name="pong", actors=3, eval_envs=2),
+    "gpu": ExperimentSpec(name="pong", resources={"learner": {"gpu": 2, "gpu_type": "nvidia-l4"}}),
+    "tpu": ExperimentSpec(name="pong", resources={"learner": {"tpu": {"accelerator": "tpu-v5-lite-podslice",
+                                                                       "topology": "2x4", "chips": 8}}}),
+}
+OPTIONS = {
+    "defaults": KubernetesOptions(),
+    "gcs": KubernetesOptions(storage={"kind": "gcs", "bucket": "rl-checkpoints"}, service_account="seedrl-runs",
+                             network_policy=True, allow_custom_envs=True,
+                             learner={"node_selector": {"pool": "learners"}, "tolerations": [
+                                 {"key": "dedicated", "operator": "Equal", "value": "rl", "effect": "NoSchedule"}]}),
+}
+
+
+def objects(spec: str, options: str, running: bool = True) -> dict[str, dict]:
+    built = mf.experiment_objects(SPECS[spec], OWNER, OPTIONS[options], running, "/data/experiments/pong/checkpoints/ckpt-9")
+    return {f"{obj['kind']}/{obj['metadata']['name']}": obj for obj in built}
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("options", OPTIONS)
+@pytest.mark.parametrize("spec", SPECS)
+def test_every_object_is_valid_kubernetes(spec, options, version):
+    for obj in objects(spec, options).values():
+        kubernetes_validate.validate(obj, version, strict=True)
+
+
+def test_strict_validation_catches_a_misspelt_field():
+    stateful_set = objects("cpu", "defaults")["StatefulSet/pong-learner"]
+    stateful_set["spec"]["template"]["spec"]["containers"][0]["resource"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(stateful_set, "1.30.0", strict=True)
+
+
+def pod(obj: dict) -> dict:
+    return obj["spec"]["template"]["spec"]
+
+
+def test_gpu_learner_requests_gpus_on_the_named_accelerator():
+    learner = pod(objects("gpu", "defaults")["StatefulSet/pong-learner"])
+    resources = learner["containers"][0]["resources"]
+    assert resources["limits"]["nvidia.com/gpu"] == resources["requests"]["nvidia.com/gpu"] == "2"
+    assert learner["nodeSelector"] == {"cloud.google.com/gke-accelerator": "nvidia-l4"}
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in learner["tolerations"]
+    assert "nvidia.com/gpu" not in json.dumps(objects("gpu", "defaults")["Deployment/pong-actors"])
+
+
+def test_tpu_learner_requests_a_slice_with_its_topology():
+    learner = pod(objects("tpu", "gcs")["StatefulSet/pong-learner"])
+    assert learner["containers"][0]["resources"]["limits"]["google.com/tpu"] == "8"
+    assert learner["nodeSelector"] == {"pool": "learners", "cloud.google.com/gke-tpu-accelerator": "tpu-v5-lite-podslice",
+                                       "cloud.google.com/gke-tpu-topology": "2x4"}
+    assert [t["key"] for t in learner["tolerations"]] == ["dedicated", "google.com/tpu"]
+
+
+def test_cpu_learner_gets_no_accelerator():
+    learner = pod(objects("cpu", "defaults")["StatefulSet/pong-learner"])
+    assert "nodeSelector" not in learner and "tolerations" not in learner
+    assert set(learner["containers"][0]["resources"]["limits"]) == {"memory"}
+
+
+def test_actors_and_evaluator_reach_the_learner_by_its_stable_dns_name():
+    built = objects("cpu", "defaults")
+    service, learner = built["Service/pong-learner"], built["StatefulSet/pong-learner"]
+    assert service["spec"]["clusterIP"] == "None" and learner["spec"]["serviceName"] == "pong-learner"
+    assert service["spec"]["selector"].items() <= learner["spec"]["template"]["metadata"]["labels"].items()
+    data = built["ConfigMap/pong-config"]["data"]
+    actor, evaluator = ActorConfig.model_validate_json(data["actor.json"]), ActorConfig.model_validate_json(data["evaluator.json"])
+    assert actor.learner == evaluator.learner == "pong-learner-0.pong-learner.rl.svc.cluster.local:8686"
+    assert evaluator.evaluation and evaluator.envs_per_actor == 2 and not actor.evaluation
+    assert built["Deployment/pong-actors"]["spec"]["replicas"] == 3
+    assert built["Deployment/pong-evaluator"]["spec"]["replicas"] == 1
+
+
+def test_learner_config_is_a_valid_learner_config():
+    config = LearnerConfig.model_validate_json(objects("gpu", "defaults")["ConfigMap/pong-config"]["data"]["learner.json"])
+    assert str(config.logdir) == "/data/experiments/pong" and config.port == 8686 and config.metrics_port == 9090
+    assert str(config.restore_from) == "/data/experiments/pong/checkpoints/ckpt-9"
+
+
+def test_stopped_objects_scale_to_zero_and_keep_the_volume():
+    built = objects("cpu", "defaults", running=False)
+    assert built["StatefulSet/pong-learner"]["spec"]["replicas"] == 0
+    assert built["Deployment/pong-actors"]["spec"]["replicas"] == 0
+    learner = built["StatefulSet/pong-learner"]["spec"]
+    assert learner["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
+    assert learner["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "10Gi"
+
+
+def test_gcs_storage_mounts_the_bucket_through_the_fuse_driver():
+    learner = objects("cpu", "gcs")["StatefulSet/pong-learner"]
+    volumes = {v["name"]: v for v in pod(learner)["volumes"]}
+    assert volumes["data"]["csi"] == {"driver": "gcsfuse.csi.storage.gke.io",
+                                      "volumeAttributes": {"bucketName": "rl-checkpoints", "mountOptions": "implicit-dirs"}}
+    assert learner["spec"]["template"]["metadata"]["annotations"] == {"gke-gcsfuse/volumes": "true"}
+    assert "volumeClaimTemplates" not in learner["spec"]
+    assert pod(learner)["serviceAccountName"] == "seedrl-runs"
+
+
+@pytest.mark.parametrize("name", ["StatefulSet/pong-learner", "Deployment/pong-actors", "Deployment/pong-evaluator"])
+def test_pods_are_hardened_and_owned(name):
+    obj = objects("cpu", "gcs")[name]
+    spec = pod(obj)
+    assert spec["securityContext"]["runAsNonRoot"] and spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert spec["automountServiceAccountToken"] is False
+    for container in spec["containers"]:
+        security = container["securityContext"]
+        assert security["readOnlyRootFilesystem"] and not security["allowPrivilegeEscalation"]
+        assert security["capabilities"] == {"drop": ["ALL"]}
+        assert {"name": "SEEDRL_ALLOW_CUSTOM_ENVS", "value": "1"} in container["env"]
+    assert obj["metadata"]["ownerReferences"] == [OWNER.reference()]
+    assert "SEEDRL_ALLOW_CUSTOM_ENVS" not in json.dumps(objects("cpu", "defaults")[name])
+
+
+def test_network_policy_lets_only_own_actors_and_the_controller_reach_grpc():
+    policy = objects("cpu", "gcs")["NetworkPolicy/pong-learner"]["spec"]
+    grpc_rule, metrics_rule = policy["ingress"]
+    assert grpc_rule["ports"] == [{"port": 8686, "protocol": "TCP"}]
+    actors, controller = grpc_rule["from"]
+    assert actors["podSelector"]["matchLabels"] == {"seedrl.io/experiment": "pong"}
+    assert actors["podSelector"]["matchExpressions"][0]["values"] == ["actor", "evaluator"]
+    assert controller["podSelector"]["matchLabels"] == {"app.kubernetes.io/component": "controller"}
+    assert "from" not in metrics_rule and metrics_rule["ports"] == [{"port": 9090, "protocol": "TCP"}]
+    assert "NetworkPolicy/pong-learner" not in objects("cpu", "defaults")
+
+
+def test_actor_pods_seed_their_envs_from_their_names(tmp_path):
+    """Runs the actor container's command in a real shell, with `seedrl` replaced by a script printing its arguments."""
+    fake = tmp_path / "seedrl"
+    fake.write_text('#!/bin/sh\necho "$@"\n')
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    command = objects("cpu", "defaults")["Deployment/pong-actors"]["spec"]["template"]["spec"]["containers"][0]["command"]
+    seeds = set()
+    for pod_name in ("pong-actors-7d9f-abcde", "pong-actors-7d9f-fghij", "pong-actors-55c4-abcde"):
+        out = subprocess.run(command, env={**os.environ, "POD_NAME": pod_name, "PATH": f"{tmp_path}:{os.environ['PATH']}"},
+                             capture_output=True, text=True, check=True).stdout.split()
+        assert out[:4] == ["actor", "--config", "/etc/seedrl/actor.json", "--actor-id"] and out[4] == pod_name
+        seeds.add(int(out[out.index("--seed") + 1]))
+    assert len(seeds) == 3 and all(0 <= seed < 2**31 for seed in seeds)
+
+
+def test_learner_readiness_asks_its_grpc_health_service():
+    """Ready only while the learner serves actors (grpc.health.v1, services/learner/readiness.py)."""
+    (container,) = objects("cpu", "defaults")["StatefulSet/pong-learner"]["spec"]["template"]["spec"]["containers"]
+    port = next(p["containerPort"] for p in container["ports"] if p["name"] == "grpc")
+    assert container["readinessProbe"]["grpc"] == {"port": port}
+    assert container["startupProbe"]["grpc"] == {"port": port}
