@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOGDIR ?= runs/cartpole
 
-.PHONY: train test protos bench bench-solve bench-controller clean
+.PHONY: train test protos bench bench-solve bench-controller bench-on-policy bench-replay bench-envs bench-pong bench-load clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,26 @@ bench-solve: $(STAMP)
 ## Seconds the controller takes to start, scale, stop and resume an experiment; API latency.
 bench-controller: $(STAMP)
 	$(BIN)/python -m benchmarks.controller
+
+## Time to solve CartPole for every on-policy preset, V-trace as the baseline.
+bench-on-policy: $(STAMP)
+	$(BIN)/python -m benchmarks.on_policy
+
+## Replay insert/sample throughput at 100k and 1M capacity; R2D2 and SAC train steps/s.
+bench-replay: $(STAMP)
+	$(BIN)/python -m benchmarks.replay
+
+## Actor-side steps/s per env family (ALE vs envpool at the same env count).
+bench-envs: $(STAMP)
+	$(BIN)/python -m benchmarks.envs_families
+
+## Pong with SEED preprocessing: the whole system against the same actors stepping alone.
+bench-pong: $(STAMP)
+	$(BIN)/python -m benchmarks.pong_system
+
+## One learner under 10, 100 and 1,000 simulated env slots: latency, memory, step accounting.
+bench-load: $(STAMP)
+	$(BIN)/python -m benchmarks.load
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -112,3 +112,24 @@ def test_network_config_rejects_bad_widths():
         NetworkConfig(hidden_sizes=())
     with pytest.raises(ValueError, match="torso"):
         NetworkConfig(torso="resnet50")
+
+
+@pytest.mark.parametrize(("config", "spec"), [
+    (NetworkConfig(hidden_sizes=(8, 8), lstm_size=4, prev_action_reward=True), cartpole_spec()),
+    (NetworkConfig(fc_size=16), image_spec((36, 36, 2))),
+    (NetworkConfig(torso="nature", fc_size=16), image_spec((36, 36, 2))),
+], ids=["mlp-lstm", "impala", "nature"])
+def test_checkpoints_hold_every_weight(tmp_path, config, spec):
+    """Every trainable variable is saved (layers kept in Python lists would be silently left out)."""
+    network = PolicyValueNetwork(spec, config, 3)
+    obs = tf.zeros([1, *spec.observation_shape], spec.observation_dtype)
+    network.step(obs, tf.zeros([1], bool), tf.zeros([1], tf.int32), tf.zeros([1]), network.initial_state(1))
+    path = tf.train.Checkpoint(network=network).save(str(tmp_path / "ckpt"))
+    saved = {name for name, _ in tf.train.list_variables(path) if name.startswith("network/")}
+    assert len(saved) == len(network.trainable_variables)
+    before = [v.numpy() for v in network.trainable_variables]
+    for variable in network.trainable_variables:
+        variable.assign(tf.zeros_like(variable))
+    tf.train.Checkpoint(network=network).restore(path).assert_existing_objects_matched()
+    for restored, expected in zip(network.trainable_variables, before):
+        np.testing.assert_array_equal(restored.numpy(), expected)

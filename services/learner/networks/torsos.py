@@ -2,6 +2,9 @@
 
 Convolutional torsos take channels-last images [N, H, W, C]; uint8 pixels are
 scaled to [0, 1]. The MLP flattens whatever it gets.
+
+Layers are held in `tf.keras.Sequential` containers, never in Python lists: a list of
+Keras 3 layers is invisible to `tf.train.Checkpoint`, so its weights would not be saved.
 """
 
 from __future__ import annotations
@@ -27,16 +30,13 @@ class MLPTorso(tf.keras.layers.Layer):
     def __init__(self, hidden_sizes: tuple[int, ...]):
         super().__init__()
         self.output_size = hidden_sizes[-1]
-        self.hidden = [
+        self.hidden = tf.keras.Sequential([
             tf.keras.layers.Dense(width, activation="relu", kernel_initializer=tf.keras.initializers.Orthogonal(ORTHOGONAL_RELU))
             for width in hidden_sizes
-        ]
+        ])
 
     def call(self, observations: tf.Tensor) -> tf.Tensor:
-        x = tf.reshape(as_float(observations), [tf.shape(observations)[0], -1])
-        for layer in self.hidden:
-            x = layer(x)
-        return x
+        return self.hidden(tf.reshape(as_float(observations), [tf.shape(observations)[0], -1]))
 
 
 class ResidualBlock(tf.keras.layers.Layer):
@@ -61,18 +61,16 @@ class ImpalaResNetTorso(tf.keras.layers.Layer):
     def __init__(self, fc_size: int = 256, channels: tuple[int, ...] = (16, 32, 32), blocks: int = 2):
         super().__init__()
         self.output_size = fc_size
-        self.stacks = []
+        layers = []
         for depth in channels:
-            self.stacks.append(tf.keras.layers.Conv2D(depth, 3, padding="same"))
-            self.stacks.append(tf.keras.layers.MaxPool2D(pool_size=3, strides=2, padding="same"))
-            self.stacks.extend(ResidualBlock(depth) for _ in range(blocks))
+            layers.append(tf.keras.layers.Conv2D(depth, 3, padding="same"))
+            layers.append(tf.keras.layers.MaxPool2D(pool_size=3, strides=2, padding="same"))
+            layers.extend(ResidualBlock(depth) for _ in range(blocks))
+        self.stacks = tf.keras.Sequential(layers)
         self.fc = tf.keras.layers.Dense(fc_size, activation="relu")
 
     def call(self, observations: tf.Tensor) -> tf.Tensor:
-        x = as_float(observations)
-        for layer in self.stacks:
-            x = layer(x)
-        x = tf.nn.relu(x)
+        x = tf.nn.relu(self.stacks(as_float(observations)))
         return self.fc(tf.reshape(x, [tf.shape(x)[0], int(np.prod(x.shape[1:]))]))
 
 
@@ -87,17 +85,15 @@ class NatureCNNTorso(tf.keras.layers.Layer):
         super().__init__()
         self.output_size = fc_size
         init = tf.keras.initializers.Orthogonal(ORTHOGONAL_RELU)
-        self.convs = [
+        self.convs = tf.keras.Sequential([
             tf.keras.layers.Conv2D(32, 8, strides=4, activation="relu", kernel_initializer=init),
             tf.keras.layers.Conv2D(64, 4, strides=2, activation="relu", kernel_initializer=init),
             tf.keras.layers.Conv2D(64, 3, strides=1, activation="relu", kernel_initializer=init),
-        ]
+        ])
         self.fc = tf.keras.layers.Dense(fc_size, activation="relu", kernel_initializer=init)
 
     def call(self, observations: tf.Tensor) -> tf.Tensor:
-        x = as_float(observations)
-        for conv in self.convs:
-            x = conv(x)
+        x = self.convs(as_float(observations))
         return self.fc(tf.reshape(x, [tf.shape(x)[0], int(np.prod(x.shape[1:]))]))
 
 
