@@ -82,6 +82,7 @@ class Agent(abc.ABC):
     """A learning agent: batched inference on the learner plus one train step."""
 
     name: str  # the `agent` of the experiment spec, e.g. "vtrace"
+    _config: Any  # the agent's hyperparameters (a pydantic model with batch_size and unroll_length)
 
     @property
     @abc.abstractmethod
@@ -94,14 +95,14 @@ class Agent(abc.ABC):
         """Per-step outputs of `act` that go into unrolls."""
 
     @property
-    @abc.abstractmethod
     def batch_size(self) -> int:
-        """Unrolls per train step."""
+        """Unrolls per train step: the agent config's `batch_size`."""
+        return self._config.batch_size
 
     @property
-    @abc.abstractmethod
     def unroll_length(self) -> int:
-        """T: transitions per unroll (unrolls hold T+1 steps)."""
+        """T: transitions per unroll (unrolls hold T+1 steps): the agent config's `unroll_length`."""
+        return self._config.unroll_length
 
     @abc.abstractmethod
     def act(self, inputs: StepInputs, state: tuple[np.ndarray, ...]) -> ActOutput:

@@ -12,17 +12,18 @@ from typing import TYPE_CHECKING, Any
 from seedrl.learner.networks.config import NetworkConfig
 
 if TYPE_CHECKING:
-    from seedrl.learner.networks.encoder import Encoder
+    from seedrl.learner.networks.encoder import Encoder, zero_step
     from seedrl.learner.networks.policy_value import PolicyValueNetwork
     from seedrl.learner.networks.torsos import build_torso
 
 _LAZY = {
     "Encoder": "seedrl.learner.networks.encoder",
+    "zero_step": "seedrl.learner.networks.encoder",
     "PolicyValueNetwork": "seedrl.learner.networks.policy_value",
     "build_torso": "seedrl.learner.networks.torsos",
 }
 
-__all__ = ["NetworkConfig", "Encoder", "PolicyValueNetwork", "build_torso"]
+__all__ = ["NetworkConfig", "Encoder", "PolicyValueNetwork", "build_torso", "zero_step"]
 
 
 def __getattr__(name: str) -> Any:

@@ -18,6 +18,14 @@ def _merge(x: tf.Tensor) -> tf.Tensor:
     return tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], 0))
 
 
+def zero_step(spec: EnvSpec) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+    """One row of zero inputs for `step` (observation, done, prev_action, reward): builds a network's variables."""
+    return (
+        tf.zeros([1, *spec.observation_shape], tf.as_dtype(spec.observation_dtype)), tf.zeros([1], tf.bool),
+        tf.zeros([1, *spec.action_shape], tf.as_dtype(spec.action_dtype)), tf.zeros([1], tf.float32),
+    )
+
+
 class Encoder(tf.keras.Model):
     """Features of observations for the heads of an agent.
 

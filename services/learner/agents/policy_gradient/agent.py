@@ -30,7 +30,7 @@ from seedrl.learner.distributions import (
     Gaussian,
     TanhGaussian,
 )
-from seedrl.learner.networks import NetworkConfig, PolicyValueNetwork
+from seedrl.learner.networks import NetworkConfig, PolicyValueNetwork, zero_step
 
 OBSERVATION_CLIP = 10.0  # normalised observations are clipped to [-10, 10]
 
@@ -129,10 +129,7 @@ class PolicyGradientAgent(Agent):
 
         # Create every variable now, so checkpoints restore before the first update.
         for net in (self._network, self._acting_network):
-            net.step(
-                tf.zeros([1, *obs_shape], obs_dtype), tf.zeros([1], tf.bool), tf.zeros([1, *action_shape], self._action_dtype),
-                tf.zeros([1]), net.initial_state(1),
-            )
+            net.step(*zero_step(spec), net.initial_state(1))
         self._optimizer.build(self._network.trainable_variables)
         if self._multipliers is not None:
             self._multiplier_optimizer.build(list(self._multipliers))
@@ -150,14 +147,6 @@ class PolicyGradientAgent(Agent):
             "behaviour_params": FieldSpec((self._distribution.param_size,), np.dtype(np.float32)),
             "behaviour_value": FieldSpec((), np.dtype(np.float32)),
         }
-
-    @property
-    def batch_size(self) -> int:
-        return self._config.batch_size
-
-    @property
-    def unroll_length(self) -> int:
-        return self._config.unroll_length
 
     @property
     def steps(self) -> int:

@@ -18,7 +18,7 @@ from seedrl.learner.agents.r2d2.exploration import slot_epsilons
 from seedrl.learner.agents.r2d2.losses import inverse_value_rescale, r2d2_loss
 from seedrl.learner.agents.r2d2.network import DuelingQNetwork
 from seedrl.learner.agents.vtrace.losses import transition_rewards_and_discounts
-from seedrl.learner.networks import NetworkConfig
+from seedrl.learner.networks import NetworkConfig, zero_step
 from seedrl.learner.replay.agent import ReplayAgent
 from seedrl.learner.replay.config import ReplayConfig
 from seedrl.learner.unrolls import Unrolls
@@ -71,8 +71,7 @@ class R2D2Agent(ReplayAgent):
         )
         # Create every variable now, so checkpoints restore before the first step.
         for network in (self._online, self._target):
-            network.step(tf.zeros([1, *obs_shape], obs_dtype), tf.zeros([1], tf.bool), tf.zeros([1], tf.int32),
-                         tf.zeros([1]), network.initial_state(1))
+            network.step(*zero_step(spec), network.initial_state(1))
         self._optimizer.build(self._online.trainable_variables)
         self._update_target()
 
@@ -85,14 +84,6 @@ class R2D2Agent(ReplayAgent):
     @property
     def extras_specs(self) -> dict[str, FieldSpec]:
         return {"q_values": FieldSpec((self._num_actions,), np.dtype(np.float32))}
-
-    @property
-    def batch_size(self) -> int:
-        return self._config.batch_size
-
-    @property
-    def unroll_length(self) -> int:
-        return self._config.unroll_length
 
     @property
     def burn_in(self) -> int:

@@ -104,14 +104,6 @@ class SACAgent(ReplayAgent):
         return {}
 
     @property
-    def batch_size(self) -> int:
-        return self._config.batch_size
-
-    @property
-    def unroll_length(self) -> int:
-        return self._config.unroll_length
-
-    @property
     def replay_config(self) -> ReplayConfig:
         return self._config.replay
 

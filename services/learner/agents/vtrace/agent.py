@@ -11,7 +11,7 @@ from seedrl.common.spaces import DiscreteSpace, EnvSpec
 from seedrl.learner.agents.base import ActOutput, Agent, FieldSpec, StepInputs, TrainingBatch
 from seedrl.learner.agents.vtrace.config import VTraceConfig
 from seedrl.learner.agents.vtrace.losses import impala_loss, transition_rewards_and_discounts
-from seedrl.learner.networks import NetworkConfig, PolicyValueNetwork
+from seedrl.learner.networks import NetworkConfig, PolicyValueNetwork, zero_step
 
 
 class VTraceAgent(Agent):
@@ -56,10 +56,7 @@ class VTraceAgent(Agent):
             input_signature=[step_specs, state_spec, tf.TensorSpec([], tf.float32)],
         )
         # Create every variable now, so checkpoints restore before the first step.
-        self._network.step(
-            tf.zeros([1, *obs_shape], obs_dtype), tf.zeros([1], tf.bool), tf.zeros([1], tf.int32), tf.zeros([1]),
-            self._network.initial_state(1),
-        )
+        self._network.step(*zero_step(spec), self._network.initial_state(1))
         self._optimizer.build(self._network.trainable_variables)
 
     # --- Agent interface -------------------------------------------------------------
@@ -71,14 +68,6 @@ class VTraceAgent(Agent):
     @property
     def extras_specs(self) -> dict[str, FieldSpec]:
         return {"behaviour_logits": FieldSpec((self._num_actions,), np.dtype(np.float32))}
-
-    @property
-    def batch_size(self) -> int:
-        return self._config.batch_size
-
-    @property
-    def unroll_length(self) -> int:
-        return self._config.unroll_length
 
     @property
     def steps(self) -> int:
