@@ -71,6 +71,14 @@ REJECTED_MESSAGES = MetricSpec("seedrl_rejected_messages", "counter", "messages"
 CHECKPOINTS = MetricSpec("seedrl_checkpoint_saves", "counter", "checkpoints", "Checkpoints written.")
 CHECKPOINT_FAILURES = MetricSpec("seedrl_checkpoint_failures", "counter", "checkpoints", "Checkpoint writes that failed (a full disk, an I/O error); training carries on.")
 LAST_CHECKPOINT = MetricSpec("seedrl_last_checkpoint_timestamp_seconds", "gauge", "unix seconds", "When the newest checkpoint was written (or restored from); 0 before any.")
+LEARNER_DEVICES = MetricSpec(
+    "seedrl_learner_devices", "gauge", "devices", "The learner's device plan: 1 per device, by use (inference, training "
+    "or shared) and device name.", labels=("use", "device"),
+)
+WEIGHT_REFRESH_DURATION = MetricSpec(
+    "seedrl_weight_refresh_duration_seconds", "histogram", "seconds",
+    "Time to copy the trained weights to one inference device (separate inference devices only).", buckets=SAVE_BUCKETS,
+)
 CHECKPOINT_DURATION = MetricSpec("seedrl_checkpoint_duration_seconds", "histogram", "seconds", "Time to write one checkpoint.", buckets=SAVE_BUCKETS)
 
 # Actor.

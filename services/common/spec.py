@@ -17,6 +17,7 @@ from seedrl.learner.agents.policy_gradient.config import PRESETS, PolicyGradient
 from seedrl.learner.agents.r2d2.config import R2D2Config
 from seedrl.learner.agents.sac.config import SACConfig
 from seedrl.learner.agents.vtrace.config import VTraceConfig
+from seedrl.learner.devices.config import DevicesSpec
 from seedrl.learner.networks.config import NetworkConfig
 
 # A DNS-1123 label short enough for the Kubernetes objects named after it
@@ -131,6 +132,9 @@ class LearningSpec(_Strict):
     seed: int = Field(0, ge=0, lt=2**31, description="Seed for the learner's and the actors' random numbers.")
     unroll_queue_batches: int = Field(2, ge=1, le=1000, description="Training queue capacity, in train batches (bounds policy lag).")
     inference: InferenceSpec = Field(default_factory=InferenceSpec)
+    devices: DevicesSpec = Field(
+        default_factory=DevicesSpec, description="Which learner devices serve inference and which train; precision and XLA.",
+    )
     checkpoint: CheckpointPolicy = Field(default_factory=CheckpointPolicy)
 
     @field_validator("env")

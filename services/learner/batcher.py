@@ -5,9 +5,10 @@ Requests from many streams wait in one FIFO. A batch is flushed as soon as any o
   * every open stream has a request waiting (nothing more can arrive);
   * the oldest request has waited `max_wait_s`.
 SEED's fixed-size batch stalls when actors die; this one never waits past the
-deadline. Batches are processed one at a time on a single worker thread, so state
-owned by the processing function needs no locks; `run_exclusive` runs other work
-(leasing and releasing slots) on that same thread, between batches.
+deadline. Up to `workers` batches are processed at a time, each on a worker thread
+(one per inference device); with one worker, state owned by the processing function
+needs no locks. `run_exclusive` runs other work (leasing and releasing slots) on the
+workers' pool; with one worker it never runs during a batch.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class DeadlineBatcher(Generic[Request, Result]):
         process: Callable[[list[Request]], list[Result]],
         max_batch_size: int,
         max_wait_s: float,
+        workers: int = 1,
     ):
         self._process = process
         self._max_batch_size = max_batch_size
@@ -51,8 +53,10 @@ class DeadlineBatcher(Generic[Request, Result]):
         self._pending_size = 0
         self._open_streams = 0
         self._wake = asyncio.Event()
-        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="inference")
+        self._executor = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="inference")
+        self._free_workers = asyncio.Semaphore(workers)
         self._task: asyncio.Task | None = None
+        self._batches: set[asyncio.Task] = set()
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="batcher")
@@ -60,7 +64,7 @@ class DeadlineBatcher(Generic[Request, Result]):
     async def close(self) -> None:
         if self._task:
             self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await asyncio.gather(self._task, *self._batches, return_exceptions=True)
         for pending in self._pending:
             if not pending.future.done():
                 pending.future.cancel()
@@ -119,21 +123,33 @@ class DeadlineBatcher(Generic[Request, Result]):
                     await asyncio.wait_for(self._wake.wait(), remaining)
                 except TimeoutError:
                     break
+            await self._free_workers.acquire()
             batch = self._take()
             if not batch:
+                self._free_workers.release()
                 continue
-            try:
-                results = await loop.run_in_executor(self._executor, self._process, [p.item for p in batch])
-            except QueueClosed:  # shutting down: the streams are ending anyway
-                for pending in batch:
-                    pending.future.cancel()
-                continue
-            except Exception as error:  # noqa: BLE001 - handed to every waiting stream
-                log.exception("inference batch failed")
-                for pending in batch:
-                    if not pending.future.done():
-                        pending.future.set_exception(error)
-                continue
-            for pending, result in zip(batch, results):
+            task = loop.create_task(self._serve(batch))
+            self._batches.add(task)
+            task.add_done_callback(self._batches.discard)
+
+    async def _serve(self, batch: list[_Pending]) -> None:
+        """Process one batch on a worker and hand each request its result."""
+        try:
+            results = await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._process, [p.item for p in batch]
+            )
+        except QueueClosed:  # shutting down: the streams are ending anyway
+            for pending in batch:
+                pending.future.cancel()
+            return
+        except Exception as error:  # noqa: BLE001 - handed to every waiting stream
+            log.exception("inference batch failed")
+            for pending in batch:
                 if not pending.future.done():
-                    pending.future.set_result(result)
+                    pending.future.set_exception(error)
+            return
+        finally:
+            self._free_workers.release()
+        for pending, result in zip(batch, results):
+            if not pending.future.done():
+                pending.future.set_result(result)

@@ -8,14 +8,17 @@ loops run over requests (streams), never over environments.
 
 from __future__ import annotations
 
+import threading
 import time
-from typing import TYPE_CHECKING, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from seedrl.common import metrics as m
 from seedrl.common.spaces import EnvSpec
-from seedrl.learner.agents.base import Agent, FieldSpec, StepInputs
+from seedrl.learner.agents.base import ActOutput, Agent, FieldSpec, StepInputs
+from seedrl.learner.devices.acting import Acting
 from seedrl.learner.episodes import EpisodeStats
 from seedrl.learner.requests import StepRequest
 from seedrl.learner.slots import SlotTable
@@ -41,8 +44,34 @@ def unroll_fields(agent: Agent, spec: EnvSpec) -> dict[str, FieldSpec]:
     }
 
 
+@dataclass
+class _Batch:
+    """A batch between its preparation and its completion: N rows, plus E final observations after them."""
+
+    started: float
+    counts: list[int]
+    slots: np.ndarray  # [N]
+    observations: np.ndarray  # [N, *obs_shape]
+    rewards: np.ndarray  # [N]
+    terminated: np.ndarray  # [N]
+    truncated: np.ndarray  # [N]
+    final_rows: np.ndarray  # [E] rows whose episode was truncated
+    evaluation: np.ndarray | None  # [N] bool; None when no row is an evaluation env
+    state_in: tuple[np.ndarray, ...]  # each [N, ...]
+    prev_action: np.ndarray  # [N, *action_shape]
+    inputs: StepInputs  # N + E rows
+    model_state: tuple[np.ndarray, ...]  # each [N + E, ...]
+
+
 class InferencePipeline:
-    """Leases slots and serves batches of steps. Runs on one thread (the batcher's)."""
+    """Leases slots and serves batches of steps, on one or more batcher threads.
+
+    `agent` defines the slots' state and the unrolls' fields; `acting` runs the inference
+    (`seedrl.learner.devices.acting`: the agent itself, or its copies on inference devices).
+    Batches of different streams hold different slots; the slot table and the unrolls are
+    touched under one lock, the model call runs outside it, so batches on several inference
+    devices overlap. A slot is released only once no batch in flight holds it.
+    """
 
     def __init__(
         self,
@@ -53,10 +82,9 @@ class InferencePipeline:
         stats: EpisodeStats,
         eval_stats: EpisodeStats,
         metrics: m.Metrics,
-        policy_version: Callable[[], int],
+        acting: Acting,
         collect_unrolls: bool = True,
     ):
-        self._agent = agent
         self._frames_per_step = spec.frames_per_step
         action = FieldSpec(spec.action_shape, spec.action_dtype)
         self.slots = SlotTable(capacity, agent.state_specs, action)
@@ -67,27 +95,45 @@ class InferencePipeline:
         self._queue = unroll_queue
         self._stats = stats
         self._eval_stats = eval_stats
-        self._policy_version = policy_version
+        self._acting = acting
         self._collect_unrolls = collect_unrolls
         self._batch_size = metrics(m.INFERENCE_BATCH)
         self._latency = metrics(m.INFERENCE_LATENCY)
         self._frames = metrics(m.ENV_FRAMES)
         self._episodes = metrics(m.EPISODES)
         self._eval_episodes = metrics(m.EVAL_EPISODES)
+        self._lock = threading.Condition()
+        self._in_flight = np.zeros(capacity, bool)
 
     def lease(self, count: int, evaluation: bool = False) -> np.ndarray:
         """Lease `count` fresh slots (state reset, no partial unroll); evaluation slots act greedily."""
-        slots = self.slots.lease(count, evaluation)
-        self._unrolls.reset(slots)
-        return slots
+        with self._lock:
+            slots = self.slots.lease(count, evaluation)
+            self._unrolls.reset(slots)
+            return slots
 
     def release(self, slots: np.ndarray) -> None:
-        """Free slots; their partial unrolls are discarded."""
-        self._unrolls.reset(slots)
-        self.slots.release(slots)
+        """Free slots, once no batch in flight holds them; their partial unrolls are discarded."""
+        with self._lock:
+            self._lock.wait_for(lambda: not self._in_flight[slots].any())
+            self._unrolls.reset(slots)
+            self.slots.release(slots)
 
     def process(self, requests: list[StepRequest]) -> list[np.ndarray]:
         """Serve one batch; returns the actions of each request, [K_i, *action_shape]."""
+        with self._lock:
+            batch = self._prepare(requests)
+        try:
+            out, policy_version = self._acting.act(batch.inputs, batch.model_state)
+            with self._lock:
+                return self._finish(batch, out, policy_version)
+        finally:
+            with self._lock:
+                self._in_flight[batch.slots] = False
+                self._lock.notify_all()
+
+    def _prepare(self, requests: list[StepRequest]) -> _Batch:
+        """Gather the requests' rows, count their episodes and frames, and mark their slots in flight."""
         started = time.perf_counter()
         table = self.slots
         counts = [len(r.slots) for r in requests]
@@ -99,7 +145,6 @@ class InferencePipeline:
         offsets = np.cumsum([0, *counts[:-1]])
         final_rows = np.concatenate([r.final_indices + o for r, o in zip(requests, offsets)])
         done = terminated | truncated
-        n = len(slots)
 
         evaluation = table.evaluation[slots]
         any_evaluation = bool(evaluation.any())
@@ -120,7 +165,17 @@ class InferencePipeline:
                 ))
             ))
             model_state = tuple(np.concatenate([s, s[final_rows]]) for s in state_in)
-        out = self._agent.act(inputs, model_state)
+        self._in_flight[slots] = True
+        return _Batch(
+            started, counts, slots, observations, rewards, terminated, truncated, final_rows,
+            evaluation if any_evaluation else None, state_in, prev_action, inputs, model_state,
+        )
+
+    def _finish(self, batch: _Batch, out: ActOutput, policy_version: int) -> list[np.ndarray]:
+        """Store the new state and actions of the batch's slots, extend their unrolls; the actions per request."""
+        table, slots, n = self.slots, batch.slots, len(batch.slots)
+        rewards, final_rows, evaluation, state_in = batch.rewards, batch.final_rows, batch.evaluation, batch.state_in
+        any_evaluation = evaluation is not None
         actions = out.action[:n]
         if any_evaluation:
             rows = evaluation.reshape((n,) + (1,) * (actions.ndim - 1))
@@ -133,12 +188,12 @@ class InferencePipeline:
         table.prev_action[slots] = actions
         table.prev_reward[slots] = rewards
         self._batch_size.observe(n)
-        self._latency.observe(time.perf_counter() - started)
+        self._latency.observe(time.perf_counter() - batch.started)
 
         if self._collect_unrolls:
             step = {
-                "observation": observations, "reward": rewards, "terminated": terminated,
-                "truncated": truncated, "truncation_value": truncation_value, "prev_action": prev_action,
+                "observation": batch.observations, "reward": rewards, "terminated": batch.terminated,
+                "truncated": batch.truncated, "truncation_value": truncation_value, "prev_action": batch.prev_action,
                 "action": actions,
                 **{name: value[:n] for name, value in out.extras.items()},
             }
@@ -146,10 +201,10 @@ class InferencePipeline:
                 train = ~evaluation
                 slots, state_in = slots[train], tuple(s[train] for s in state_in)
                 step = {name: value[train] for name, value in step.items()}
-            finished = self._unrolls.append(slots, step, state_in, self._policy_version())
+            finished = self._unrolls.append(slots, step, state_in, policy_version)
             if finished is not None:
                 self._queue.put(finished)  # blocks while training is behind (back-pressure)
-        return np.split(actions, np.cumsum(counts[:-1]))
+        return np.split(actions, np.cumsum(batch.counts[:-1]))
 
     def _track_episodes(
         self, slots: np.ndarray, rewards: np.ndarray, done: np.ndarray, evaluation: np.ndarray | None

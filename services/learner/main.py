@@ -19,6 +19,10 @@ from seedrl.learner.agents import build_agent
 from seedrl.learner.batcher import DeadlineBatcher
 from seedrl.learner.checkpoints import Checkpointer
 from seedrl.learner.config import LearnerConfig
+from seedrl.learner.devices.acting import Acting, InferenceCopies, LiveActing
+from seedrl.learner.devices.plan import DevicePlan
+from seedrl.learner.devices.precision import mixed_precision
+from seedrl.learner.devices.strategy import learner_devices
 from seedrl.learner.episodes import EpisodeStats, RateMeter
 from seedrl.learner.inference import InferencePipeline, unroll_fields
 from seedrl.learner.readiness import Readiness
@@ -40,8 +44,14 @@ class Learner:
         self.config = config
         tf.random.set_seed(config.seed)
         self.spec = env_spec(config.env, config.env_options)
-        self.agent = build_agent(config, self.spec)
         self.metrics = m.Metrics(config.experiment, "learner")
+        self.devices, strategy = learner_devices(config.devices)
+        log.info("devices: %s", self.devices.describe())
+        export_device_plan(self.devices, self.metrics)
+        with mixed_precision(config.devices.mixed_precision), strategy.scope():
+            self.agent = build_agent(config, self.spec)
+        check_batch_split(config, self.agent.batch_size, len(self.devices.training))
+        self.acting = self._acting()
         self.stats = EpisodeStats()
         self.eval_stats = EpisodeStats()
         self.checkpointer = Checkpointer(config.folder.checkpoints, self.agent.checkpoint_items(), self.stats, config.checkpoint.keep)
@@ -55,12 +65,12 @@ class Learner:
             export_replay_metrics(self.metrics)
         self.pipeline = InferencePipeline(
             self.agent, self.spec, config.inference.max_slots, self.queue, self.stats, self.eval_stats, self.metrics,
-            lambda: self.agent.steps,
+            self.acting,
             collect_unrolls=not config.inference_only,
         )
         config.folder.tensorboard.mkdir(parents=True, exist_ok=True)
         self.trainer = Trainer(
-            self.agent, self.queue, self.stats, self.eval_stats, self.checkpointer, self.metrics,
+            self.agent, self.queue, self.stats, self.eval_stats, self.checkpointer, self.metrics, self.acting,
             tf.summary.create_file_writer(str(config.folder.tensorboard)),
             config.total_frames, config.checkpoint.every_s, config.summary_every_s,
         )
@@ -69,6 +79,18 @@ class Learner:
         self.metrics_port: int | None = None
         self._service: LearnerService | None = None
         self.readiness = Readiness()
+
+    def _acting(self) -> Acting:
+        """Inference with the live weights, or from copies of the agent on the plan's inference devices."""
+        if self.devices.shared:
+            return LiveActing(self.agent)
+        config = self.config
+
+        def build():
+            with mixed_precision(config.devices.mixed_precision):
+                return build_agent(config, self.spec)
+
+        return InferenceCopies(self.agent, build, self.devices.inference, config.devices.weight_refresh_steps, self.metrics)
 
     def status(self) -> pb.LearnerStatus:
         stats = self.stats
@@ -93,7 +115,10 @@ class Learner:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
 
-        batcher = DeadlineBatcher(self.pipeline.process, config.inference.max_batch_size, config.inference.max_wait_ms / 1000)
+        batcher = DeadlineBatcher(
+            self.pipeline.process, config.inference.max_batch_size, config.inference.max_wait_ms / 1000,
+            workers=len(self.devices.inference_devices),
+        )
         self._service = LearnerService(
             config.experiment, self.spec, self.pipeline, batcher, self.metrics, self.status, lambda: self.agent.steps,
             config.stream_idle_timeout_s,
@@ -145,6 +170,23 @@ class Learner:
                 self.metrics(m.EVAL_RETURN).set(self.eval_stats.mean_return)
             await asyncio.sleep(1.0)
         stop.set()
+
+
+def export_device_plan(plan: DevicePlan, metrics: m.Metrics) -> None:
+    """`seedrl_learner_devices{use, device}` = 1 for each device of the plan."""
+    for device in plan.inference:
+        metrics(m.LEARNER_DEVICES, use="inference", device=device).set(1)
+    for index, device in enumerate(plan.training):
+        metrics(m.LEARNER_DEVICES, use="shared" if plan.shared and index == 0 else "training", device=device).set(1)
+
+
+def check_batch_split(config: LearnerConfig, batch_size: int, replicas: int) -> None:
+    """Each training replica takes an equal share of a batch: the agent's batch_size must divide evenly."""
+    if batch_size % replicas:
+        section = config.agent if config.agent in ("vtrace", "r2d2", "sac") else "policy_gradient"
+        raise ValueError(
+            f"{section}.batch_size ({batch_size}) must be a multiple of the {replicas} training devices"
+        )
 
 
 def write_final_status(path: Path, status: pb.LearnerStatus) -> None:

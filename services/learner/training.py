@@ -16,6 +16,7 @@ import tensorflow as tf
 from seedrl.common import metrics as m
 from seedrl.learner.agents.base import Agent, TrainingBatch
 from seedrl.learner.checkpoints import Checkpointer
+from seedrl.learner.devices.acting import Acting
 from seedrl.learner.episodes import EpisodeStats
 from seedrl.learner.replay.agent import ReplayAgent
 from seedrl.learner.replay.table import ReplayTable
@@ -49,6 +50,7 @@ class Trainer(threading.Thread):
     """Takes `agent.batch_size` unrolls at a time and trains until `total_frames`.
 
     `queue` is the agent's source of unrolls: an `UnrollQueue`, or a `ReplayTable` for a `ReplayAgent`.
+    `acting` is told of every step, to keep inference devices' weights current.
 
     `finished` is set when the frame budget is reached or training failed (`error`).
     """
@@ -61,6 +63,7 @@ class Trainer(threading.Thread):
         eval_stats: EpisodeStats,
         checkpointer: Checkpointer,
         metrics: m.Metrics,
+        acting: Acting,
         summary_writer: tf.summary.SummaryWriter,
         total_frames: int,
         checkpoint_every_s: float,
@@ -69,6 +72,7 @@ class Trainer(threading.Thread):
         super().__init__(name="trainer", daemon=True)
         self._agent = agent
         self._queue = queue
+        self._acting = acting
         self._stats = stats
         self._eval_stats = eval_stats
         self._checkpointer = checkpointer
@@ -118,6 +122,7 @@ class Trainer(threading.Thread):
                 if trained is None:
                     continue
                 unrolls, metrics = trained
+                self._acting.refresh(self._agent.steps)
                 lags = step - unrolls.policy_version
                 mean_lag = float(lags.mean())
                 self._observe(metrics, lags)

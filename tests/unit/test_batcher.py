@@ -152,3 +152,30 @@ def test_exclusive_work_never_overlaps_a_batch():
 
     run(main())
     assert overlaps == []
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_with_two_workers_two_batches_are_processed_at_once(workers):
+    """Each batch waits for a second batch to be in process at the same time: only two workers can serve both."""
+    both_in_process = threading.Barrier(2, timeout=1.0)
+    overlapped = []
+
+    def process(items):
+        try:
+            both_in_process.wait()
+            overlapped.append(True)
+        except threading.BrokenBarrierError:
+            overlapped.append(False)
+        return items
+
+    async def main():
+        batcher = DeadlineBatcher(process, max_batch_size=1, max_wait_s=0.0, workers=workers)
+        batcher.start()
+        for _ in range(2):
+            batcher.stream_opened()
+        results = await asyncio.gather(batcher.submit("a", 1), batcher.submit("b", 1))
+        await batcher.close()
+        return results
+
+    assert run(main()) == ["a", "b"]
+    assert overlapped == ([True, True] if workers == 2 else [False, False])

@@ -1,5 +1,8 @@
 """The learner's hot path with a real V-trace agent: routing, episodes, truncation values, unrolls."""
 
+import threading
+import time
+
 import numpy as np
 import pytest
 
@@ -7,6 +10,7 @@ from seedrl.common import metrics as m
 from seedrl.learner.agents.base import StepInputs
 from seedrl.learner.agents.vtrace.agent import VTraceAgent
 from seedrl.learner.agents.vtrace.config import VTraceConfig
+from seedrl.learner.devices.acting import LiveActing
 from seedrl.learner.episodes import EpisodeStats
 from seedrl.learner.inference import InferencePipeline
 from seedrl.learner.networks import NetworkConfig
@@ -20,14 +24,14 @@ def pipeline(request):
     agent = VTraceAgent(cartpole_spec(), VTraceConfig(unroll_length=2), total_frames=1000, network=NetworkConfig(lstm_size=request.param))
     queue = UnrollQueue(capacity=100)
     stats = EpisodeStats()
-    pipe = InferencePipeline(agent, cartpole_spec(), 16, queue, stats, EpisodeStats(), m.Metrics("test", "learner"), lambda: 7)
+    pipe = InferencePipeline(agent, cartpole_spec(), 16, queue, stats, EpisodeStats(), m.Metrics("test", "learner"), LiveActing(agent, lambda: 7))
     return pipe, agent, queue, stats
 
 
 def test_evaluation_slots_act_greedily_stay_out_of_training_and_report_their_own_return():
     agent = VTraceAgent(cartpole_spec(), VTraceConfig(unroll_length=2), total_frames=1000)
     queue, stats, eval_stats = UnrollQueue(capacity=100), EpisodeStats(), EpisodeStats()
-    pipe = InferencePipeline(agent, cartpole_spec(), 16, queue, stats, eval_stats, m.Metrics("t", "learner"), lambda: 0)
+    pipe = InferencePipeline(agent, cartpole_spec(), 16, queue, stats, eval_stats, m.Metrics("t", "learner"), LiveActing(agent, lambda: 0))
     train, evaluation = pipe.lease(3), pipe.lease(4, evaluation=True)
     obs = np.random.default_rng(0).normal(size=(4, 4)).astype(np.float32) * 3
     greedy = agent.act(first_step(obs), ()).greedy_action
@@ -99,7 +103,7 @@ def test_truncated_envs_get_the_value_of_their_final_observation(pipeline):
 
 def test_recurrent_state_is_kept_per_slot_and_reset_at_episode_starts():
     agent = VTraceAgent(cartpole_spec(), VTraceConfig(unroll_length=4), total_frames=1000, network=NetworkConfig(lstm_size=8))
-    pipe = InferencePipeline(agent, cartpole_spec(), 8, UnrollQueue(100), EpisodeStats(), EpisodeStats(), m.Metrics("t", "learner"), lambda: 0)
+    pipe = InferencePipeline(agent, cartpole_spec(), 8, UnrollQueue(100), EpisodeStats(), EpisodeStats(), m.Metrics("t", "learner"), LiveActing(agent, lambda: 0))
     slots = pipe.lease(2)
     pipe.process([request(slots, [0, 0])])
     before = tuple(component[slots].copy() for component in pipe.slots.state)
@@ -113,3 +117,39 @@ def test_recurrent_state_is_kept_per_slot_and_reset_at_episode_starts():
     np.testing.assert_allclose(after[0], from_zero, rtol=1e-5)  # episode start: state reset
     np.testing.assert_allclose(after[1], carried, rtol=1e-5)  # same episode: state carried
     assert not np.allclose(from_zero, carried)
+
+
+def test_batches_overlap_in_the_model_call_and_a_slot_is_released_only_after_its_batch():
+    """Two threads process batches of different streams at once (as with two inference devices);
+    releasing a slot waits for the batch that holds it to finish."""
+    agent = VTraceAgent(cartpole_spec(), VTraceConfig(unroll_length=2), total_frames=1000)
+    live = LiveActing(agent, lambda: 0)
+    in_model, proceed = threading.Barrier(2, timeout=5), threading.Event()
+
+    class Gated:
+        def act(self, inputs, state):
+            in_model.wait()  # both batches are inside the model call together
+            proceed.wait(5)
+            return live.act(inputs, state)
+
+        def refresh(self, steps):
+            pass
+
+    queue = UnrollQueue(100)
+    pipe = InferencePipeline(agent, cartpole_spec(), 8, queue, EpisodeStats(), EpisodeStats(), m.Metrics("t", "learner"), Gated())
+    first, second = pipe.lease(2), pipe.lease(3)
+    results, released = {}, threading.Event()
+    workers = [threading.Thread(target=lambda s=s: results.setdefault(len(s), pipe.process([request(s, [0] * len(s))])))
+               for s in (first, second)]
+    for worker in workers:
+        worker.start()
+    releaser = threading.Thread(target=lambda: (pipe.release(first), released.set()))
+    time.sleep(0.2)  # both batches reach the model call (a batch alone there would fail at the barrier)
+    releaser.start()
+    assert not released.wait(0.3)  # `first` is still in flight
+    proceed.set()
+    for thread in (*workers, releaser):
+        thread.join(5)
+    assert released.is_set()
+    assert [len(results[2][0]), len(results[3][0])] == [2, 3]
+    assert pipe.slots.leased == 3

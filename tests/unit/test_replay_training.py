@@ -10,6 +10,7 @@ import tensorflow as tf
 from seedrl.common import metrics as m
 from seedrl.common.spec import ExperimentSpec
 from seedrl.learner.checkpoints import Checkpointer
+from seedrl.learner.devices.acting import LiveActing
 from seedrl.learner.episodes import EpisodeStats
 from seedrl.learner.inference import unroll_fields
 from seedrl.learner.replay.table import build_replay_table
@@ -29,7 +30,7 @@ def test_the_trainer_samples_the_replay_trains_and_writes_new_priorities(tmp_pat
     stats = EpisodeStats()
     trainer = Trainer(
         r2d2, table, stats, EpisodeStats(), Checkpointer(tmp_path, r2d2.checkpoint_items(), stats, 1), metrics,
-        tf.summary.create_noop_writer(), total_frames=10**9, checkpoint_every_s=3600, summary_every_s=3600,
+        LiveActing(r2d2), tf.summary.create_noop_writer(), total_frames=10**9, checkpoint_every_s=3600, summary_every_s=3600,
     )
     trainer.start()
     try:

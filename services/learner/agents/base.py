@@ -118,6 +118,14 @@ class Agent(abc.ABC):
         """Gradient steps taken so far (restored from checkpoints)."""
 
     @abc.abstractmethod
+    def acting_variables(self) -> list[tf.Variable]:
+        """Every variable `act` reads, in a fixed order.
+
+        A copy of the agent on an inference device takes these values from the trained agent
+        (`seedrl.learner.devices.acting`), so two agents built alike list matching variables.
+        """
+
+    @abc.abstractmethod
     def checkpoint_items(self) -> dict[str, Any]:
         """Trackable TensorFlow objects to save and restore (network, optimizer, ...)."""
 

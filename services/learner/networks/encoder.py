@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from seedrl.common.spaces import DiscreteSpace, EnvSpec
 from seedrl.learner.agents.base import FieldSpec
+from seedrl.learner.devices.precision import encoder_layers
 from seedrl.learner.networks.config import NetworkConfig
 from seedrl.learner.networks.torsos import build_torso
 
@@ -32,7 +33,9 @@ class Encoder(tf.keras.Model):
     Feed-forward: obs -> torso [-> concat(prev action, reward)].
     Recurrent:    ... -> LSTM (state reset where an episode starts).
     The previous action is one-hot for discrete actions and flattened for boxes; it and the
-    reward (clipped to [-1, 1]) are zeroed where an episode starts.
+    reward (clipped to [-1, 1]) are zeroed where an episode starts. Built under
+    `seedrl.learner.devices.precision.mixed_precision`, the torso and core compute in bfloat16;
+    features and state are float32 either way.
 
     Attributes:
       output_size: F, the feature width.
@@ -41,13 +44,14 @@ class Encoder(tf.keras.Model):
 
     def __init__(self, spec: EnvSpec, config: NetworkConfig):
         super().__init__()
-        self.torso = build_torso(config, spec.observation_shape)
+        with encoder_layers():
+            self.torso = build_torso(config, spec.observation_shape)
+            self.core = tf.keras.layers.LSTMCell(config.lstm_size) if config.lstm_size else None
         self.lstm_size = config.lstm_size
         self.prev_action_reward = config.prev_action_reward
         self._num_actions = spec.action_space.n if isinstance(spec.action_space, DiscreteSpace) else None
         action_size = self._num_actions or int(np.prod(spec.action_shape))
         extra = action_size + 1 if config.prev_action_reward else 0
-        self.core = tf.keras.layers.LSTMCell(config.lstm_size) if config.lstm_size else None
         self.output_size = config.lstm_size or self.torso.output_size + extra
         state = FieldSpec((config.lstm_size,), np.dtype(np.float32))
         self.state_specs: tuple[FieldSpec, ...] = (state, state) if config.lstm_size else ()
@@ -61,7 +65,7 @@ class Encoder(tf.keras.Model):
 
     def _inputs(self, observation: tf.Tensor, done: tf.Tensor, prev_action: tf.Tensor, reward: tf.Tensor) -> tf.Tensor:
         """Torso features [N, F_torso], plus the previous action and reward when configured."""
-        x = self.torso(observation)
+        x = tf.cast(self.torso(observation), tf.float32)
         if not self.prev_action_reward:
             return x
         keep = 1.0 - tf.cast(done, tf.float32)[:, None]
@@ -74,8 +78,9 @@ class Encoder(tf.keras.Model):
 
     def _core_step(self, x: tf.Tensor, done: tf.Tensor, state: State) -> tuple[tf.Tensor, State]:
         keep = 1.0 - tf.cast(done, tf.float32)[:, None]
-        output, new_state = self.core(x, [s * keep for s in state])
-        return output, tuple(new_state)
+        compute = self.core.compute_dtype
+        output, new_state = self.core(tf.cast(x, compute), [tf.cast(s * keep, compute) for s in state])
+        return tf.cast(output, tf.float32), tuple(tf.cast(s, tf.float32) for s in new_state)
 
     def step(
         self, observation: tf.Tensor, done: tf.Tensor, prev_action: tf.Tensor, reward: tf.Tensor, state: State

@@ -5,6 +5,13 @@ steps. While it runs, inference keeps acting with the *acting copy* of the netwo
 normalisation statistics), which the update refreshes only once it is complete, as SEED's
 policy-gradient learner does. So every unroll is acted by one policy version, and `steps` counts
 updates: the learner's policy lag (updates between acting and training) is in those units.
+
+On several training replicas (`seedrl.learner.devices`) every step of an update is a
+`ReplicatedStep`: the advantage estimates, then each minibatch's gradient step, with each replica
+taking an equal share of the minibatch. The update is the one a single device takes on the batch:
+batch-wide statistics (advantage moments, V-MPO's top half, explained variance) span every
+replica's share, and the normalisation statistics and the acting copy are updated outside the
+replicas, from the whole batch.
 """
 
 from __future__ import annotations
@@ -19,10 +26,18 @@ import tensorflow as tf
 
 from seedrl.common.spaces import DiscreteSpace, EnvSpec, Space
 from seedrl.learner.agents.base import ActOutput, Agent, FieldSpec, StepInputs, TrainingBatch
-from seedrl.learner.agents.policy_gradient.config import SPLIT_MODES, PolicyGradientConfig, check_network
+from seedrl.learner.agents.policy_gradient.advantages import Advantages
+from seedrl.learner.agents.policy_gradient.config import (
+    SPLIT_MODES,
+    PolicyGradientConfig,
+    check_network,
+    check_replicas,
+)
 from seedrl.learner.agents.policy_gradient.normalization import RunningStatistics
 from seedrl.learner.agents.policy_gradient.objective import Multipliers, Transitions, estimate_advantages, objective
 from seedrl.learner.agents.vtrace.losses import transition_rewards_and_discounts
+from seedrl.learner.devices import replicas
+from seedrl.learner.devices.replicated_step import ReplicatedStep
 from seedrl.learner.distributions import (
     ActionDistribution,
     Categorical,
@@ -33,6 +48,11 @@ from seedrl.learner.distributions import (
 from seedrl.learner.networks import NetworkConfig, PolicyValueNetwork, zero_step
 
 OBSERVATION_CLIP = 10.0  # normalised observations are clipped to [-10, 10]
+# The time-major fields [T+1, B, ...] of a training batch the agent reads.
+STEP_FIELDS = (
+    "observation", "reward", "terminated", "truncated", "truncation_value", "prev_action", "action",
+    "behaviour_params", "behaviour_value",
+)
 
 
 def make_distribution(space: Space, config: PolicyGradientConfig) -> ActionDistribution:
@@ -56,7 +76,8 @@ class PolicyGradientAgent(Agent):
     """A policy-value network trained by the policy loss, advantage estimator and options of `config`."""
 
     def __init__(
-        self, spec: EnvSpec, config: PolicyGradientConfig, network: NetworkConfig, *, name: str, total_frames: int
+        self, spec: EnvSpec, config: PolicyGradientConfig, network: NetworkConfig, *, name: str, total_frames: int,
+        jit_compile: bool = False,
     ):
         check_network(config, network.lstm_size)
         if config.normalize_observations and not np.issubdtype(spec.observation_dtype, np.floating):
@@ -99,32 +120,18 @@ class PolicyGradientAgent(Agent):
 
         obs_dtype = tf.as_dtype(spec.observation_dtype)
         action_shape = spec.action_shape
-        params = self._distribution.param_size
         state_spec = tuple(tf.TensorSpec([None, *s.shape], tf.float32) for s in self.state_specs)
         self._obs_spec = tf.TensorSpec([None, *obs_shape], obs_dtype)
         self._act_fn = tf.function(self._act_graph, input_signature=[
             self._obs_spec, tf.TensorSpec([None], tf.bool), tf.TensorSpec([None, *action_shape], self._action_dtype),
             tf.TensorSpec([None], tf.float32), state_spec,
         ])
-        steps = config.unroll_length + 1
-        self._step_specs = {
-            "observation": tf.TensorSpec([steps, None, *obs_shape], obs_dtype),
-            "reward": tf.TensorSpec([steps, None], tf.float32),
-            "terminated": tf.TensorSpec([steps, None], tf.bool),
-            "truncated": tf.TensorSpec([steps, None], tf.bool),
-            "truncation_value": tf.TensorSpec([steps, None], tf.float32),
-            "prev_action": tf.TensorSpec([steps, None, *action_shape], self._action_dtype),
-            "action": tf.TensorSpec([steps, None, *action_shape], self._action_dtype),
-            "behaviour_params": tf.TensorSpec([steps, None, params], tf.float32),
-            "behaviour_value": tf.TensorSpec([steps, None], tf.float32),
-        }
-        indices = tf.TensorSpec([None], tf.int32)
-        self._estimate_fn = tf.function(self._estimate_graph, input_signature=[self._step_specs, state_spec])
-        self._unroll_step_fn = tf.function(self._unroll_step_graph, input_signature=[self._step_specs, state_spec, indices])
-        transition_specs = {name: tf.TensorSpec([None, *s.shape[2:]], s.dtype) for name, s in self._step_specs.items()}
-        transition_specs.update(targets=tf.TensorSpec([None], tf.float32), advantages=tf.TensorSpec([None], tf.float32))
-        self._transition_step_fn = tf.function(self._transition_step_graph, input_signature=[transition_specs, indices])
-        self._end_update_fn = tf.function(self._end_update_graph, input_signature=[self._step_specs, tf.TensorSpec([None, None], tf.float32)])
+        self._estimate_step = ReplicatedStep(self._estimate_graph, jit_compile)
+        minibatch_graph = self._transition_step_graph if config.batch_mode in SPLIT_MODES else self._unroll_step_graph
+        self._minibatch_step = ReplicatedStep(minibatch_graph, jit_compile)
+        check_replicas(config, self._minibatch_step.replicas)
+        self._minibatches_fn = tf.function(self._minibatches_graph)
+        self._end_update_fn = tf.function(self._end_update_graph)
         self._refresh_fn = tf.function(self._refresh_acting_copy)
 
         # Create every variable now, so checkpoints restore before the first update.
@@ -172,36 +179,37 @@ class PolicyGradientAgent(Agent):
         if config.lr_decay:
             learning_rate *= max(0.0, 1.0 - frames / self._total_frames)
         self._optimizer.learning_rate.assign(learning_rate)
-        steps = {name: tf.convert_to_tensor(batch.steps[name]) for name in self._step_specs}
+        steps = {name: tf.convert_to_tensor(batch.steps[name]) for name in STEP_FIELDS}
         state = tuple(tf.convert_to_tensor(s) for s in batch.initial_state)
 
-        estimates = self._estimate_fn(steps, state)
+        diagnostics, estimates = self._estimate(steps, state)
         totals: dict[str, float] = defaultdict(float)
+        minibatches = self._minibatches(steps, state, estimates)
         for epoch in range(config.epochs):
-            if config.batch_mode in SPLIT_MODES:
-                if epoch and config.batch_mode == "split_with_advantage_recomputation":
-                    estimates = self._estimate_fn(steps, state)
-                transitions = self._transitions(steps, estimates)
-                order = tf.random.shuffle(tf.range(tf.shape(transitions["targets"])[0]))
-                results = [self._transition_step_fn(transitions, part) for part in tf.split(order, config.minibatches)]
-            else:
-                order = tf.range(config.batch_size)
-                if config.batch_mode == "shuffle":
-                    order = tf.random.shuffle(order)
-                results = [self._unroll_step_fn(steps, state, part) for part in tf.split(order, config.minibatches)]
-            for result in results:
-                for name, value in result.items():
-                    totals[name] += float(value)
+            if epoch and config.batch_mode != "repeat":  # repeat: the same minibatches every epoch
+                if config.batch_mode == "split_with_advantage_recomputation":
+                    diagnostics, estimates = self._estimate(steps, state)
+                minibatches = self._minibatches(steps, state, estimates)
+            for minibatch, rows in minibatches:
+                metrics, _ = self._minibatch_step(minibatch, rows)
+                for name, value in metrics.items():
+                    totals[name] += value
         gradient_steps = config.epochs * config.minibatches
         metrics = {name: total / gradient_steps for name, total in totals.items()}
-        self._end_update_fn(steps, estimates["targets"])
+        self._end_update_fn(steps, estimates.targets)
         with self._acting_lock:
             self._refresh_fn()
             self._updates.assign_add(1)
-        metrics.update(
-            explained_variance=float(estimates["explained_variance"]), learning_rate=learning_rate,
-        )
+        metrics.update(diagnostics, learning_rate=learning_rate)
         return metrics
+
+    def acting_variables(self) -> list[tf.Variable]:
+        """The acting copy's network, then its observation and value statistics (those configured)."""
+        variables = list(self._acting_network.variables)
+        for statistics in (self._acting_observation_statistics, self._acting_value_statistics):
+            if statistics is not None:
+                variables.extend(statistics.variables)
+        return variables
 
     def checkpoint_items(self) -> dict[str, Any]:
         items: dict[str, Any] = {
@@ -309,29 +317,59 @@ class PolicyGradientAgent(Agent):
         )
         return estimate_advantages(self._config, self._returns_units(values), r_t, discount_t, tf.stop_gradient(log_rho))
 
-    def _estimate_graph(self, steps, state):
-        """Targets and advantages [T, B] of the whole batch with the current network, and diagnostics."""
+    def _estimate(self, steps, state) -> tuple[dict[str, float], Advantages]:
+        """Targets and advantages [T, B] (arrays) of the whole batch with the current network, and diagnostics."""
+        diagnostics, (targets, advantages) = self._estimate_step(steps, state)
+        return diagnostics, Advantages(targets.T, advantages.T)
+
+    def _estimate_graph(self, steps, state, scalars):
+        """One replica's `_estimate` on its b unrolls: explained variance of the whole batch, and targets
+        and advantages batch-major [b, T]."""
+        del scalars
         params, values = self._forward(steps, state)
         estimates = self._advantages(steps, params, values)
-        predictions = self._returns_units(values[:-1])
-        residual_variance = tf.math.reduce_variance(estimates.targets - predictions)
-        explained = 1.0 - residual_variance / (tf.math.reduce_variance(estimates.targets) + 1e-8)
-        return {"targets": estimates.targets, "advantages": estimates.advantages, "explained_variance": explained}
+        residual = estimates.targets - self._returns_units(values[:-1])
+        explained = 1.0 - replicas.moments(residual)[1] / (replicas.moments(estimates.targets)[1] + 1e-8)
+        rows = (tf.transpose(estimates.targets), tf.transpose(estimates.advantages))
+        return {"explained_variance": explained}, rows
 
     @staticmethod
-    def _transitions(steps, estimates) -> dict[str, tf.Tensor]:
-        """The batch's T x B transitions, each field [T*B, ...]: the unroll's first T steps, flattened."""
+    def _transitions(steps, estimates: Advantages) -> dict[str, tf.Tensor]:
+        """The batch's T x B transitions as one step of T x B unrolls: each field [1, T*B, ...], the
+        unroll's first T steps flattened."""
         def flatten(x):
-            return tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], 0))
+            return tf.reshape(x, tf.concat([[1, -1], tf.shape(x)[2:]], 0))
 
         transitions = {name: flatten(value[:-1]) for name, value in steps.items()}
-        transitions.update(targets=flatten(estimates["targets"]), advantages=flatten(estimates["advantages"]))
+        transitions.update(targets=flatten(estimates.targets), advantages=flatten(estimates.advantages))
         return transitions
 
-    def _unroll_step_graph(self, steps, state, indices):
-        """One gradient step on the unrolls `indices` [M]; advantages from the current network."""
-        minibatch = {name: tf.gather(value, indices, axis=1) for name, value in steps.items()}
-        state = tuple(tf.gather(s, indices) for s in state)
+    def _minibatches(self, steps, state, estimates: Advantages) -> list[tuple[dict[str, tf.Tensor], Any]]:
+        """One epoch's minibatches, in order, as (steps, rows) for `_minibatch_step`: transitions [1, M]
+        with their targets and advantages and no rows (split modes), or unrolls [T+1, M] and their
+        initial state [M, ...]. Each replica takes an equal share of every minibatch."""
+        config = self._config
+        length, unrolls = steps["reward"].shape  # T+1, B
+        order = None
+        if config.batch_mode in SPLIT_MODES:
+            order = tf.random.shuffle(tf.range((length - 1) * unrolls))
+        elif config.batch_mode == "shuffle":
+            order = tf.random.shuffle(tf.range(unrolls))
+        return self._minibatches_fn(steps, state, estimates, order)
+
+    def _minibatches_graph(self, steps, state, estimates: Advantages, order: tf.Tensor | None):
+        """`_minibatches` taken in `order` (transitions or unrolls; None: as they are)."""
+        count = self._config.minibatches
+        if self._config.batch_mode in SPLIT_MODES:
+            transitions = self._transitions(steps, estimates)
+            return [(part, ()) for part in split_minibatches(transitions, order, count, axis=1)]
+        unrolls = split_minibatches(steps, order, count, axis=1)
+        return list(zip(unrolls, split_minibatches(state, order, count, axis=0)))
+
+    def _unroll_step_graph(self, minibatch, state, scalars):
+        """One replica's gradient step on its unrolls [T+1, m] of a minibatch (initial state [m, ...]);
+        advantages from the current network."""
+        del scalars
 
         def batch_of(params, values):
             estimates = self._advantages(minibatch, params, values)
@@ -340,9 +378,10 @@ class PolicyGradientAgent(Agent):
 
         return self._gradient_step(lambda: batch_of(*self._forward(minibatch, state)))
 
-    def _transition_step_graph(self, transitions, indices):
-        """One gradient step on single transitions `indices` [M], with their precomputed advantages."""
-        minibatch = {name: tf.gather(value, indices)[tf.newaxis] for name, value in transitions.items()}
+    def _transition_step_graph(self, minibatch, rows, scalars):
+        """One replica's gradient step on its transitions [1, m] of a minibatch, with their precomputed
+        targets and advantages."""
+        del rows, scalars
 
         def batch_of():
             params, values = self._forward(minibatch, ())
@@ -359,25 +398,36 @@ class PolicyGradientAgent(Agent):
             targets=targets, advantages=advantages,
         )
 
-    def _gradient_step(self, batch_fn) -> dict[str, tf.Tensor]:
-        """Minimise the objective on the `Transitions` `batch_fn` computes (under the tape)."""
+    def _gradient_step(self, batch_fn) -> tuple[dict[str, tf.Tensor], tuple]:
+        """Minimise the objective on the `Transitions` `batch_fn` computes (under the tape); gradients are
+        averaged over the replicas. Returns the metrics and no per-unroll output."""
         variables = self._network.trainable_variables
         multipliers = list(self._multipliers) if self._multipliers is not None else []
         with tf.GradientTape() as tape:
             output = objective(self._config, self._distribution, batch_fn(), self._value_statistics, self._multipliers)
         gradients = tape.gradient(output.loss, variables + multipliers)
-        network_gradients = gradients[: len(variables)]
-        norm = tf.linalg.global_norm(network_gradients)
-        if self._config.max_grad_norm > 0:
-            network_gradients, _ = tf.clip_by_global_norm(network_gradients, self._config.max_grad_norm, use_norm=norm)
-        self._optimizer.apply_gradients(zip(network_gradients, variables))
+        norm = replicas.apply_gradients(
+            self._optimizer, gradients[: len(variables)], variables, self._config.max_grad_norm
+        )
         if multipliers:
-            self._multiplier_optimizer.apply_gradients(zip(gradients[len(variables):], multipliers))
-        return {**output.metrics, "gradient_norm": norm}
+            replicas.apply_gradients(self._multiplier_optimizer, gradients[len(variables):], multipliers)
+        return {**output.metrics, "gradient_norm": norm}, ()
 
     def _end_update_graph(self, steps, targets):
-        """Add the batch's observations and value targets [T, B] to the normalisation statistics."""
+        """Add the batch's observations and value targets [T, B] to the normalisation statistics (outside
+        the replicas: every replica's statistics take the whole batch)."""
         if self._observation_statistics is not None:
             self._observation_statistics.update(steps["observation"][:-1])
         if self._value_statistics is not None:
             self._value_statistics.update(targets)
+
+
+def split_minibatches(structure: Any, order: tf.Tensor | None, count: int, axis: int) -> list[Any]:
+    """`count` equal minibatches of the tensors of `structure`, taken along `axis` in `order` ([N]
+    indices; None keeps them as they are)."""
+    parts = []
+    for tensor in tf.nest.flatten(structure):
+        if order is not None:
+            tensor = tf.gather(tensor, order, axis=axis)
+        parts.append(tf.split(tensor, count, axis=axis))
+    return [tf.nest.pack_sequence_as(structure, [part[i] for part in parts]) for i in range(count)]

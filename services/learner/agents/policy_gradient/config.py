@@ -192,3 +192,19 @@ def check_network(config: PolicyGradientConfig, lstm_size: int) -> None:
             f"batch_mode: {config.batch_mode} trains on single transitions and needs a feed-forward network "
             f"(network.lstm_size 0, not {lstm_size}); use repeat or shuffle with an LSTM"
         )
+
+
+def check_replicas(config: PolicyGradientConfig, replicas: int) -> None:
+    """Every training replica takes an equal share of each minibatch; ValueError naming the option if not.
+
+    (That the batch itself splits evenly is checked where the learner starts.)
+    """
+    if config.batch_mode in SPLIT_MODES:
+        size, units = config.batch_size * config.unroll_length // config.minibatches, "transitions"
+    else:
+        size, units = config.batch_size // config.minibatches, "unrolls"
+    if size % replicas:
+        raise ValueError(
+            f"minibatches: each of the {config.minibatches} minibatches holds {size} {units}, which do not split "
+            f"evenly over {replicas} training replicas"
+        )

@@ -1,9 +1,11 @@
 """Policy and value losses of the on-policy agent, as pure TensorFlow functions.
 
 Inputs are per-transition tensors of one shape `[T, B]` (a minibatch of whole unrolls, or `[1, M]` of M
-single transitions); every loss is a mean over them. `log_pi` is log pi(a|x) under the policy being
-trained (gradients flow through it), `log_mu` the log-probability under the behaviour policy that acted,
-and `advantages` are estimates from `advantages.py` (gradients stopped).
+single transitions); every loss is a mean over them. Inside a training replica they are the replica's
+equal shard of the minibatch, and the mean of the replicas' losses is the loss of the whole minibatch.
+`log_pi` is log pi(a|x) under the policy being trained (gradients flow through it), `log_mu` the
+log-probability under the behaviour policy that acted, and `advantages` are estimates from
+`advantages.py` (gradients stopped).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 from typing import Literal, NamedTuple, Sequence
 
 import tensorflow as tf
+
+from seedrl.learner.devices import replicas
 
 
 class LossOutput(NamedTuple):
@@ -85,23 +89,28 @@ def vmpo_loss(
     Minimising L_eta moves eta so that the KL between psi and the uniform weights over D~ stays
     near epsilon_eta. The KL trust region on the policy is `trust_region_loss`.
 
+    Inside a training replica, D~ and the softmax span the minibatch of every replica
+    (`replicas.gather`), and L_pi is scaled by the replica count so that the replicas' mean is
+    the loss of the whole minibatch.
+
     Args:
-      log_pi, advantages: [T, B].
+      log_pi, advantages: [T, B], this replica's shard.
       log_temperature: scalar variable, log eta.
     """
     advantages = tf.stop_gradient(tf.reshape(advantages, [-1]))
-    count = tf.size(advantages)
-    k = tf.maximum(1, tf.cast(tf.cast(count, tf.float32) * top_fraction, tf.int32))
-    threshold = tf.reduce_min(tf.math.top_k(advantages, k, sorted=False).values)
-    top = advantages >= threshold
+    everyone = replicas.gather(advantages)
+    k = tf.maximum(1, tf.cast(tf.cast(tf.size(everyone), tf.float32) * top_fraction, tf.int32))
+    threshold = tf.reduce_min(tf.math.top_k(everyone, k, sorted=False).values)
     temperature = tf.exp(log_temperature)
-    scaled = tf.where(top, advantages / tf.stop_gradient(temperature), -float("inf"))
-    psi = tf.nn.softmax(scaled)
-    policy_loss = -tf.reduce_sum(psi * tf.reshape(log_pi, [-1]))
-    top_count = tf.reduce_sum(tf.cast(top, tf.float32))
-    top_advantages = tf.boolean_mask(advantages, top)
+    top_everyone = everyone >= threshold
+    top_scaled = tf.where(top_everyone, everyone / temperature, -float("inf"))
+    log_normalizer = tf.stop_gradient(tf.reduce_logsumexp(top_scaled))
+    scaled = tf.where(advantages >= threshold, advantages / tf.stop_gradient(temperature), -float("inf"))
+    psi = tf.exp(scaled - log_normalizer)  # this replica's share of softmax_{D~}(A / eta)
+    policy_loss = -float(replicas.count()) * tf.reduce_sum(psi * tf.reshape(log_pi, [-1]))
+    top_count = tf.reduce_sum(tf.cast(top_everyone, tf.float32))
     temperature_loss = temperature * epsilon_temperature + temperature * (
-        tf.reduce_logsumexp(top_advantages / temperature) - tf.math.log(top_count)
+        tf.reduce_logsumexp(top_scaled) - tf.math.log(top_count)
     )
     return LossOutput(policy_loss + temperature_loss, {"vmpo_temperature": temperature})
 

@@ -10,6 +10,7 @@ from seedrl.learner.agents.policy_gradient import advantages as estimators
 from seedrl.learner.agents.policy_gradient import losses
 from seedrl.learner.agents.policy_gradient.config import PolicyGradientConfig
 from seedrl.learner.agents.policy_gradient.normalization import RunningStatistics
+from seedrl.learner.devices import replicas
 from seedrl.learner.distributions import ActionDistribution
 
 
@@ -84,7 +85,7 @@ def objective(
     log_mu = distribution.log_prob(batch.behaviour_params, batch.actions)
     advantages = batch.advantages
     if config.normalize_advantages:
-        mean, variance = tf.nn.moments(tf.reshape(advantages, [-1]), axes=[0])
+        mean, variance = replicas.moments(advantages)  # over the whole minibatch, every replica's shard
         advantages = (advantages - mean) / (tf.sqrt(variance) + 1e-8)
 
     extra: dict[str, tf.Tensor] = {}

@@ -1,5 +1,10 @@
 """The R2D2 agent: epsilon-greedy recurrent Q inference on the learner, prioritized sequence training.
 
+On several training replicas (`seedrl.learner.devices`) each replica takes an equal share of
+the sampled unrolls: the loss is a mean over them and the gradients are averaged over the
+replicas, so the step is the one a single device takes on the whole batch. The target network is
+copied outside the replicas.
+
 Reference: Kapturowski et al., "Recurrent Experience Replay in Distributed
 Reinforcement Learning", ICLR 2019; SEED RL's r2d2 learner.
 """
@@ -18,6 +23,8 @@ from seedrl.learner.agents.r2d2.exploration import slot_epsilons
 from seedrl.learner.agents.r2d2.losses import inverse_value_rescale, r2d2_loss
 from seedrl.learner.agents.r2d2.network import DuelingQNetwork
 from seedrl.learner.agents.vtrace.losses import transition_rewards_and_discounts
+from seedrl.learner.devices import replicas
+from seedrl.learner.devices.replicated_step import ReplicatedStep
 from seedrl.learner.networks import NetworkConfig, zero_step
 from seedrl.learner.replay.agent import ReplayAgent
 from seedrl.learner.replay.config import ReplayConfig
@@ -32,7 +39,9 @@ class R2D2Agent(ReplayAgent):
 
     name = "r2d2"
 
-    def __init__(self, spec: EnvSpec, config: R2D2Config, network: NetworkConfig, max_slots: int):
+    def __init__(
+        self, spec: EnvSpec, config: R2D2Config, network: NetworkConfig, max_slots: int, jit_compile: bool = False
+    ):
         if not isinstance(spec.action_space, DiscreteSpace):
             raise ValueError(
                 f"the r2d2 agent needs a discrete action space; {spec.env_id} has {spec.action_space!r} "
@@ -54,17 +63,13 @@ class R2D2Agent(ReplayAgent):
             self._act_graph,
             input_signature=[self._obs_spec, rows(tf.bool), rows(tf.int32), rows(tf.float32), rows(tf.int32), state_spec],
         )
+        self._train_step = ReplicatedStep(self._train_graph, jit_compile=jit_compile)
         length = config.burn_in + config.unroll_length + 1
         steps = lambda dtype, *shape: tf.TensorSpec([length, None, *shape], dtype)  # noqa: E731
-        step_specs = {
-            "observation": steps(obs_dtype, *obs_shape), "reward": steps(tf.float32), "terminated": steps(tf.bool),
-            "truncated": steps(tf.bool), "truncation_value": steps(tf.float32), "prev_action": steps(tf.int32),
-            "action": steps(tf.int32),
+        acted = {
+            "reward": steps(tf.float32), "terminated": steps(tf.bool), "truncated": steps(tf.bool),
+            "truncation_value": steps(tf.float32), "action": steps(tf.int32),
         }
-        self._train_fn = tf.function(
-            self._train_graph, input_signature=[step_specs, state_spec, tf.TensorSpec([None], tf.float32)]
-        )
-        acted = {name: step_specs[name] for name in ("reward", "terminated", "truncated", "truncation_value", "action")}
         self._priorities_fn = tf.function(
             self._initial_priorities_graph,
             input_signature=[acted, steps(tf.float32, self._num_actions)],
@@ -118,12 +123,17 @@ class R2D2Agent(ReplayAgent):
         self, batch: TrainingBatch, weights: np.ndarray, frames: int
     ) -> tuple[dict[str, float], np.ndarray]:
         del frames  # a constant learning rate
-        metrics, priorities = self._train_fn(
-            {name: batch.steps[name] for name in TRAIN_FIELDS}, batch.initial_state, weights
+        metrics, priorities = self._train_step(
+            {name: batch.steps[name] for name in TRAIN_FIELDS},
+            (tuple(batch.initial_state), np.asarray(weights, np.float32)),
         )
         if self.steps % self._config.target_update_period == 0:
             self._update_target()
-        return {name: float(value) for name, value in metrics.items()}, priorities.numpy()
+        return metrics, priorities
+
+    def acting_variables(self) -> list[tf.Variable]:
+        """The online network's variables (the exploration epsilons are constants)."""
+        return list(self._online.variables)
 
     def checkpoint_items(self) -> dict[str, Any]:
         return {"network": self._online, "target_network": self._target, "optimizer": self._optimizer}
@@ -207,7 +217,11 @@ class R2D2Agent(ReplayAgent):
         weights = tf.ones(tf.shape(q_values)[1:2])
         return self._loss(q_trained, q_trained, steps, weights).priorities
 
-    def _train_graph(self, steps, initial_state, weights):
+    def _train_graph(self, steps, rows, scalars):
+        """One replica's step on its b unrolls (`ReplicatedStep`): steps [burn_in+T+1, b, ...], rows the
+        initial state [b, ...] and importance weights [b]. Returns the metrics and the priorities [b]."""
+        del scalars
+        initial_state, weights = rows
         config = self._config
         burn_in = config.burn_in
         inputs = lambda part: (steps["observation"][part], _done(steps)[part], steps["prev_action"][part],  # noqa: E731
@@ -221,9 +235,9 @@ class R2D2Agent(ReplayAgent):
         with tf.GradientTape() as tape:
             q_online = self._online.unroll(*inputs(trained), online_state)
             out = self._loss(q_online, q_target, steps, weights)
-        gradients = tape.gradient(out.loss, variables)
-        clipped, grad_norm = tf.clip_by_global_norm(gradients, config.max_grad_norm)
-        self._optimizer.apply_gradients(zip(clipped, variables))
+        grad_norm = replicas.apply_gradients(
+            self._optimizer, tape.gradient(out.loss, variables), variables, config.max_grad_norm
+        )
         metrics = {
             "loss/total": out.loss,
             "gradient_norm": grad_norm,

@@ -11,19 +11,21 @@ State = tuple[tf.Tensor, ...]
 
 
 class DuelingHead(tf.keras.layers.Layer):
-    """Q = V + A - mean_a A (Wang et al. 2016): features [..., F] -> Q-values [..., A]."""
+    """Q = V + A - mean_a A (Wang et al. 2016): features [..., F] -> Q-values [..., A].
+
+    Each stream is a ReLU layer and a linear one, held as attributes (which checkpoints track).
+    """
 
     def __init__(self, num_actions: int, hidden_size: int):
         super().__init__()
-        self.value = [tf.keras.layers.Dense(hidden_size, activation="relu"), tf.keras.layers.Dense(1)]
-        self.advantage = [tf.keras.layers.Dense(hidden_size, activation="relu"), tf.keras.layers.Dense(num_actions)]
+        self.value_hidden = tf.keras.layers.Dense(hidden_size, activation="relu")
+        self.value = tf.keras.layers.Dense(1)
+        self.advantage_hidden = tf.keras.layers.Dense(hidden_size, activation="relu")
+        self.advantage = tf.keras.layers.Dense(num_actions)
 
     def call(self, features: tf.Tensor) -> tf.Tensor:
-        value, advantage = features, features
-        for layer in self.value:
-            value = layer(value)
-        for layer in self.advantage:
-            advantage = layer(advantage)
+        value = self.value(self.value_hidden(features))
+        advantage = self.advantage(self.advantage_hidden(features))
         return value + advantage - tf.reduce_mean(advantage, axis=-1, keepdims=True)
 
 

@@ -1,5 +1,12 @@
 """The SAC agent: tanh-Gaussian inference on the learner, twin-critic training from the replay.
 
+On several training replicas (`seedrl.learner.devices`) each replica takes an equal share of
+the sampled unrolls and the gradients of every loss are averaged over the replicas, so the step
+is the one a single device takes on the whole batch. The standard-normal noise of the
+reparameterised policy actions is drawn for the whole batch before the step and shared out with
+the unrolls (TensorFlow's global seed makes it reproducible), and the target critics are
+smoothed outside the replicas.
+
 Reference: Haarnoja et al., "Soft Actor-Critic Algorithms and Applications", 2018,
 https://arxiv.org/abs/1812.05905.
 """
@@ -17,6 +24,8 @@ from seedrl.learner.agents.sac.config import SACConfig
 from seedrl.learner.agents.sac.losses import actor_loss, critic_loss, polyak_update, soft_q_targets, temperature_loss
 from seedrl.learner.agents.sac.network import PolicyNetwork, QNetwork
 from seedrl.learner.agents.vtrace.losses import transition_rewards_and_discounts
+from seedrl.learner.devices import replicas
+from seedrl.learner.devices.replicated_step import ReplicatedStep
 from seedrl.learner.distributions import TanhGaussian
 from seedrl.learner.networks import NetworkConfig
 from seedrl.learner.replay.agent import ReplayAgent
@@ -47,7 +56,7 @@ class SACAgent(ReplayAgent):
 
     name = "sac"
 
-    def __init__(self, spec: EnvSpec, config: SACConfig, network: NetworkConfig):
+    def __init__(self, spec: EnvSpec, config: SACConfig, network: NetworkConfig, jit_compile: bool = False):
         space = check_sac_env(spec, network)
         self._config = config
         self._network_config = network
@@ -74,14 +83,8 @@ class SACAgent(ReplayAgent):
         self._act_fn = tf.function(
             self._act_graph, input_signature=[self._obs_spec, rows(tf.bool), action_rows, rows(tf.float32)]
         )
-        length = config.unroll_length + 1
-        steps = lambda dtype, *shape: tf.TensorSpec([length, None, *shape], dtype)  # noqa: E731
-        step_specs = {
-            "observation": steps(obs_dtype, *obs_shape), "reward": steps(tf.float32), "terminated": steps(tf.bool),
-            "truncated": steps(tf.bool), "truncation_value": steps(tf.float32),
-            "prev_action": steps(tf.float32, self._action_size), "action": steps(tf.float32, self._action_size),
-        }
-        self._train_fn = tf.function(self._train_graph, input_signature=[step_specs, tf.TensorSpec([None], tf.float32)])
+        self._train_step = ReplicatedStep(self._train_graph, jit_compile=jit_compile)
+        self._update_targets_fn = tf.function(self._update_targets)
         # Create every variable now, so checkpoints restore before the first step.
         self._act_graph(tf.zeros([1, *obs_shape], obs_dtype), tf.zeros([1], tf.bool), tf.zeros([1, self._action_size]),
                         tf.zeros([1]))
@@ -91,7 +94,7 @@ class SACAgent(ReplayAgent):
         self._policy_optimizer.build(self._policy.trainable_variables)
         self._critic_optimizer.build(self._critic_variables())
         self._alpha_optimizer.build([self._log_alpha])
-        self._copy_to_targets()
+        self._update_targets_fn(1.0)
 
     # --- Agent interface -------------------------------------------------------------
 
@@ -127,10 +130,19 @@ class SACAgent(ReplayAgent):
         self, batch: TrainingBatch, weights: np.ndarray, frames: int
     ) -> tuple[dict[str, float], np.ndarray]:
         del frames  # a constant learning rate
-        metrics, priorities = self._train_fn({name: batch.steps[name] for name in TRAIN_FIELDS}, weights)
-        priorities = priorities.numpy()
+        transitions, unrolls = batch.steps["reward"].shape
+        # Standard-normal noise [B, 2, T, D] of the policy actions at the next states and at the states.
+        noise = tf.random.normal([unrolls, 2, transitions - 1, self._action_size]).numpy()
+        metrics, priorities = self._train_step(
+            {name: batch.steps[name] for name in TRAIN_FIELDS}, (np.asarray(weights, np.float32), noise)
+        )
+        self._update_targets_fn(self._config.target_smoothing)
         self._max_priority = max(self._max_priority, float(priorities.max()))
-        return {name: float(value) for name, value in metrics.items()}, priorities
+        return metrics, priorities
+
+    def acting_variables(self) -> list[tf.Variable]:
+        """The policy's, then both critics' variables (the value estimate), then the log-temperature."""
+        return [*self._policy.variables, *(v for critic in self._critics for v in critic.variables), self._log_alpha]
 
     def checkpoint_items(self) -> dict[str, Any]:
         return {
@@ -161,6 +173,12 @@ class SACAgent(ReplayAgent):
     def _critic_variables(self) -> list[tf.Variable]:
         return [v for critic in self._critics for v in critic.trainable_variables]
 
+    def _reparameterised_action(self, params: tf.Tensor, noise: tf.Tensor) -> tf.Tensor:
+        """The policy's action center + half_width tanh(mean + std noise) [..., D] for parameters
+        [..., P] and standard-normal noise [..., D]: the distribution's sample, with the noise given."""
+        mean, std = self._distribution.mean_and_std(params)
+        return self._center + self._half_width * tf.tanh(mean + std * noise)
+
     def _act_graph(self, observation, done, prev_action, reward):
         params = self._policy.step(observation, done, prev_action, reward)
         action = self._distribution.sample(params)
@@ -179,7 +197,12 @@ class SACAgent(ReplayAgent):
         action, greedy_action, value = self._act_graph(observation, done, prev_action, reward)
         return {"action": action, "greedy_action": greedy_action, "value": value}
 
-    def _train_graph(self, steps, weights):
+    def _train_graph(self, steps, rows, scalars):
+        """One replica's step on its b unrolls (`ReplicatedStep`): steps [T+1, b, ...], rows the importance
+        weights [b] and the action noise [b, 2, T, D]. Returns the metrics and the priorities [b]."""
+        del scalars
+        weights, noise = rows
+        next_noise, noise = tf.unstack(tf.transpose(noise, [1, 2, 0, 3]))  # each [T, b, D]
         config = self._config
         r_t, discount_t = transition_rewards_and_discounts(
             steps["reward"], steps["terminated"], steps["truncated"], steps["truncation_value"], config.discount
@@ -189,7 +212,7 @@ class SACAgent(ReplayAgent):
 
         # Critics: regress both towards the soft target of the next state, with a fresh policy action.
         params = self._policy.unroll(steps)  # [T+1, B, P]
-        next_action = self._distribution.sample(params[1:])
+        next_action = self._reparameterised_action(params[1:], next_noise)
         next_log_pi = self._distribution.log_prob(params[1:], next_action)
         q_next = [c.q(c.features(steps)[1:], self._unit(next_action)) for c in self._target_critics]
         targets = soft_q_targets(r_t, discount_t, q_next[0], q_next[1], next_log_pi, alpha)
@@ -198,32 +221,31 @@ class SACAgent(ReplayAgent):
             features = [c.features(steps)[:-1] for c in self._critics]
             q_taken = [c.q(f, self._unit(steps["action"][:-1])) for c, f in zip(self._critics, features)]
             loss_critic = critic_loss(q_taken[0], q_taken[1], targets, weights_t)
-        gradients = tape.gradient(loss_critic, critic_variables)
-        self._critic_optimizer.apply_gradients(zip(gradients, critic_variables))
+        critic_norm = replicas.apply_gradients(
+            self._critic_optimizer, tape.gradient(loss_critic, critic_variables), critic_variables
+        )
 
         # Policy: maximise the soft value of reparameterised actions under the updated critics.
         policy_variables = self._policy.trainable_variables
         with tf.GradientTape() as tape:
             params_tm1 = self._policy.unroll(steps)[:-1]
-            action = self._distribution.sample(params_tm1)
+            action = self._reparameterised_action(params_tm1, noise)
             log_pi = self._distribution.log_prob(params_tm1, action)
             q_new = [c.q(c.features(steps)[:-1], self._unit(action)) for c in self._critics]
             loss_actor = actor_loss(q_new[0], q_new[1], log_pi, alpha, weights_t)
-        self._policy_optimizer.apply_gradients(zip(tape.gradient(loss_actor, policy_variables), policy_variables))
+        replicas.apply_gradients(self._policy_optimizer, tape.gradient(loss_actor, policy_variables), policy_variables)
 
         # Temperature: steer the policy's entropy towards the target.
         with tf.GradientTape() as tape:
             loss_alpha = temperature_loss(self._log_alpha, log_pi, self._target_entropy)
-        self._alpha_optimizer.apply_gradients([(tape.gradient(loss_alpha, self._log_alpha), self._log_alpha)])
+        replicas.apply_gradients(self._alpha_optimizer, [tape.gradient(loss_alpha, self._log_alpha)], [self._log_alpha])
 
-        for target, critic in zip(self._target_critics, self._critics):
-            polyak_update(target.variables, critic.variables, config.target_smoothing)
         td = 0.5 * (tf.abs(targets - q_taken[0]) + tf.abs(targets - q_taken[1]))
         metrics = {
             "loss/critic": loss_critic,
             "loss/actor": loss_actor,
             "loss/temperature": loss_alpha,
-            "gradient_norm": tf.linalg.global_norm(gradients),
+            "gradient_norm": critic_norm,
             "learning_rate": tf.constant(config.learning_rate, tf.float32),
             "alpha": alpha,
             "entropy": -tf.reduce_mean(log_pi),
@@ -231,7 +253,8 @@ class SACAgent(ReplayAgent):
         }
         return metrics, tf.reduce_mean(td, axis=0)
 
-    @tf.function
-    def _copy_to_targets(self) -> None:
+    def _update_targets(self, smoothing: float) -> None:
+        """Move the target critics `smoothing` of the way to the critics (1 copies); outside the replicas,
+        where assigning the mirrored targets is allowed."""
         for target, critic in zip(self._target_critics, self._critics):
-            polyak_update(target.variables, critic.variables, 1.0)
+            polyak_update(target.variables, critic.variables, smoothing)

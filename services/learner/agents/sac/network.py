@@ -40,11 +40,10 @@ class QNetwork(tf.keras.Model):
     def __init__(self, spec: EnvSpec, config: NetworkConfig, hidden_size: int):
         super().__init__()
         self.encoder = Encoder(spec, config)
-        self.head = [
-            tf.keras.layers.Dense(hidden_size, activation="relu"),
-            tf.keras.layers.Dense(hidden_size, activation="relu"),
-            tf.keras.layers.Dense(1),
-        ]
+        # Layers held as attributes, which checkpoints track.
+        self.hidden_1 = tf.keras.layers.Dense(hidden_size, activation="relu")
+        self.hidden_2 = tf.keras.layers.Dense(hidden_size, activation="relu")
+        self.out = tf.keras.layers.Dense(1)
 
     def features(self, steps: dict[str, tf.Tensor]) -> tf.Tensor:
         """Time-major steps [T, B, ...] -> observation features [T, B, F] (computed once, used with several actions)."""
@@ -57,6 +56,4 @@ class QNetwork(tf.keras.Model):
     def q(self, features: tf.Tensor, unit_action: tf.Tensor) -> tf.Tensor:
         """features [..., F] and actions scaled to [-1, 1] [..., D] -> Q-values [...]."""
         x = tf.concat([features, unit_action], axis=-1)
-        for layer in self.head:
-            x = layer(x)
-        return x[..., 0]
+        return self.out(self.hidden_2(self.hidden_1(x)))[..., 0]

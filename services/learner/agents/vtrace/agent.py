@@ -11,6 +11,8 @@ from seedrl.common.spaces import DiscreteSpace, EnvSpec
 from seedrl.learner.agents.base import ActOutput, Agent, FieldSpec, StepInputs, TrainingBatch
 from seedrl.learner.agents.vtrace.config import VTraceConfig
 from seedrl.learner.agents.vtrace.losses import impala_loss, transition_rewards_and_discounts
+from seedrl.learner.devices import replicas
+from seedrl.learner.devices.replicated_step import ReplicatedStep
 from seedrl.learner.networks import NetworkConfig, PolicyValueNetwork, zero_step
 
 
@@ -19,7 +21,10 @@ class VTraceAgent(Agent):
 
     name = "vtrace"
 
-    def __init__(self, spec: EnvSpec, config: VTraceConfig, total_frames: int, network: NetworkConfig | None = None):
+    def __init__(
+        self, spec: EnvSpec, config: VTraceConfig, total_frames: int, network: NetworkConfig | None = None,
+        jit_compile: bool = False,
+    ):
         if not isinstance(spec.action_space, DiscreteSpace):
             raise ValueError(
                 f"the vtrace agent needs a discrete action space; {spec.env_id} has {spec.action_space!r}"
@@ -40,21 +45,7 @@ class VTraceAgent(Agent):
             self._act_graph,
             input_signature=[obs_spec, tf.TensorSpec([None], tf.bool), action_spec, tf.TensorSpec([None], tf.float32), state_spec],
         )
-        steps = config.unroll_length + 1
-        step_specs = {
-            "observation": tf.TensorSpec([steps, None, *obs_shape], obs_dtype),
-            "reward": tf.TensorSpec([steps, None], tf.float32),
-            "terminated": tf.TensorSpec([steps, None], tf.bool),
-            "truncated": tf.TensorSpec([steps, None], tf.bool),
-            "truncation_value": tf.TensorSpec([steps, None], tf.float32),
-            "prev_action": tf.TensorSpec([steps, None], tf.int32),
-            "action": tf.TensorSpec([steps, None], tf.int32),
-            "behaviour_logits": tf.TensorSpec([steps, None, self._num_actions], tf.float32),
-        }
-        self._train_fn = tf.function(
-            self._train_graph,
-            input_signature=[step_specs, state_spec, tf.TensorSpec([], tf.float32)],
-        )
+        self._train_step = ReplicatedStep(self._train_graph, jit_compile=jit_compile)
         # Create every variable now, so checkpoints restore before the first step.
         self._network.step(*zero_step(spec), self._network.initial_state(1))
         self._optimizer.build(self._network.trainable_variables)
@@ -88,8 +79,12 @@ class VTraceAgent(Agent):
         learning_rate = self._config.learning_rate
         if self._config.lr_decay:
             learning_rate *= max(0.0, 1.0 - frames / self._total_frames)
-        metrics = self._train_fn(batch.steps, batch.initial_state, tf.constant(learning_rate, tf.float32))
-        return {name: float(value) for name, value in metrics.items()}
+        self._optimizer.learning_rate.assign(learning_rate)  # outside the replicas: a mirrored variable
+        metrics, _ = self._train_step(batch.steps, batch.initial_state, tf.constant(learning_rate, tf.float32))
+        return metrics
+
+    def acting_variables(self) -> list[tf.Variable]:
+        return list(self._network.variables)
 
     def checkpoint_items(self) -> dict[str, Any]:
         return {"network": self._network, "optimizer": self._optimizer}
@@ -134,8 +129,8 @@ class VTraceAgent(Agent):
         return outputs
 
     def _train_graph(self, steps, initial_state, learning_rate):
+        """One replica's step on its b unrolls (`ReplicatedStep`): metrics, and no per-unroll output."""
         config = self._config
-        self._optimizer.learning_rate.assign(learning_rate)
         reward = steps["reward"]
         if config.reward_clipping == "abs_one":
             reward = tf.clip_by_value(reward, -1.0, 1.0)
@@ -154,10 +149,10 @@ class VTraceAgent(Agent):
                 lambda_=config.trace_lambda, clip_rho_threshold=config.clip_rho_threshold,
                 clip_pg_rho_threshold=config.clip_pg_rho_threshold,
             )
-        gradients = tape.gradient(losses.loss, variables)
-        clipped, grad_norm = tf.clip_by_global_norm(gradients, config.max_grad_norm)
-        self._optimizer.apply_gradients(zip(clipped, variables))
-        return {
+        grad_norm = replicas.apply_gradients(
+            self._optimizer, tape.gradient(losses.loss, variables), variables, config.max_grad_norm
+        )
+        metrics = {
             "loss/total": losses.loss,
             "loss/policy": losses.policy_loss,
             "loss/baseline": losses.baseline_loss,
@@ -166,3 +161,4 @@ class VTraceAgent(Agent):
             "gradient_norm": grad_norm,
             "learning_rate": learning_rate,
         }
+        return metrics, ()
