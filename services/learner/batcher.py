@@ -54,6 +54,7 @@ class DeadlineBatcher(Generic[Request, Result]):
         self._open_streams = 0
         self._wake = asyncio.Event()
         self._executor = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="inference")
+        self._workers = workers
         self._free_workers = asyncio.Semaphore(workers)
         self._task: asyncio.Task | None = None
         self._batches: set[asyncio.Task] = set()
@@ -123,6 +124,11 @@ class DeadlineBatcher(Generic[Request, Result]):
                     await asyncio.wait_for(self._wake.wait(), remaining)
                 except TimeoutError:
                     break
+            if self._workers == 1:  # one batch at a time, served inline
+                batch = self._take()
+                if batch:
+                    await self._serve(batch)
+                continue
             await self._free_workers.acquire()
             batch = self._take()
             if not batch:
@@ -149,7 +155,8 @@ class DeadlineBatcher(Generic[Request, Result]):
                     pending.future.set_exception(error)
             return
         finally:
-            self._free_workers.release()
+            if self._workers > 1:
+                self._free_workers.release()
         for pending, result in zip(batch, results):
             if not pending.future.done():
                 pending.future.set_result(result)
