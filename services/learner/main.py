@@ -83,6 +83,7 @@ class Learner:
     def _acting(self) -> Acting:
         """Inference with the live weights, or from copies of the agent on the plan's inference devices."""
         if self.devices.shared:
+            self.metrics(m.WEIGHT_REFRESH_DURATION)  # exported empty: there are no copies to refresh
             return LiveActing(self.agent)
         config = self.config
 
