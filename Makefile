@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOGDIR ?= runs/cartpole
 
-.PHONY: train test protos bench bench-solve bench-controller bench-on-policy bench-replay bench-envs bench-pong bench-load clean
+.PHONY: train test protos bench bench-solve bench-controller bench-on-policy bench-replay bench-envs bench-pong bench-load bench-devices bench-all clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,14 @@ bench-pong: $(STAMP)
 ## One learner under 10, 100 and 1,000 simulated env slots: latency, memory, step accounting.
 bench-load: $(STAMP)
 	$(BIN)/python -m benchmarks.load
+
+## Learner train steps/s and inference batches/s on 1 vs 2 devices, XLA and bfloat16 on and off.
+bench-devices: $(STAMP)
+	$(BIN)/python -m benchmarks.devices
+
+## Every benchmark, 3 rounds: medians, spreads and plots written into docs/benchmarks.md (about 30 minutes).
+bench-all: $(STAMP)
+	$(BIN)/python -m benchmarks.run_all
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

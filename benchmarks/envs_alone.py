@@ -2,7 +2,8 @@
 
 Usage: python -m benchmarks.envs_alone --env atari:Pong --env-options '{"backend": "envpool"}' \
            --envs 64 --streams 2 --seconds 10 --seed 0
-Prints the env steps per second of this process.
+Prints the env steps per second of this process. Exits with status MISSING_PACKAGE (and the reason on
+stderr) when the env family's package is not installed.
 """
 
 from __future__ import annotations
@@ -15,24 +16,39 @@ import time
 import numpy as np
 
 from seedrl.actor.config import ActorConfig
+from seedrl.actor.envs import MissingEnvPackage
 from seedrl.actor.envs.options import EnvOptions
 from seedrl.actor.loop import make_groups
 from seedrl.common.spaces import DiscreteSpace
+
+MISSING_PACKAGE = 3  # exit status: the env family's package is not installed here
 
 
 def run_envs_alone(
     actors: int, envs: int, streams: int, seconds: float, env: str = "gym:CartPole-v1", env_options: str = "{}"
 ) -> float:
-    """Env steps/s summed over `actors` concurrent processes of this benchmark."""
+    """Env steps/s summed over `actors` concurrent processes of this benchmark.
+
+    Raises:
+      MissingEnvPackage: the env family's package is not installed (the message says which).
+      RuntimeError: a process failed otherwise (the message ends with its last line of stderr).
+    """
     processes = [
         subprocess.Popen(
             [sys.executable, "-m", "benchmarks.envs_alone", "--env", env, "--env-options", env_options,
              "--envs", str(envs), "--streams", str(streams), "--seconds", str(seconds), "--seed", str(i * envs)],
-            stdout=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         for i in range(actors)
     ]
-    return sum(float(p.communicate()[0]) for p in processes)
+    outputs = [p.communicate() for p in processes]
+    for process, (_, stderr) in zip(processes, outputs):
+        reason = stderr.strip().splitlines()[-1] if stderr.strip() else "no output"
+        if process.returncode == MISSING_PACKAGE:
+            raise MissingEnvPackage(reason)
+        if process.returncode != 0:
+            raise RuntimeError(f"benchmarks.envs_alone {env} {env_options} exited with {process.returncode}: {reason}")
+    return sum(float(stdout) for stdout, _ in outputs)
 
 
 def main() -> None:
@@ -47,7 +63,11 @@ def main() -> None:
     args = parser.parse_args()
     options = EnvOptions.model_validate_json(args.env_options)
     config = ActorConfig(env=args.env, env_options=options, envs_per_actor=args.envs, streams=args.streams, seed=args.seed)
-    groups = make_groups(config)
+    try:
+        groups = make_groups(config)
+    except MissingEnvPackage as error:
+        print(error, file=sys.stderr)
+        sys.exit(MISSING_PACKAGE)
     rng = np.random.default_rng(args.seed)
     for group in groups:
         group.reset()

@@ -30,7 +30,7 @@ def main() -> None:
     for agent in args.agents:
         solved = solved_at.setdefault(agent, [])
         for seed in range(args.runs):
-            summary, _ = train_once([*TRAIN_ARGS, "--agent", agent], seed=seed, max_seconds=args.max_seconds)
+            summary = train_once([*TRAIN_ARGS, "--agent", agent], seed=seed, max_seconds=args.max_seconds).summary
             at = summary["solved_at_seconds"]
             if at is not None:
                 solved.append(at)

@@ -15,6 +15,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+CPU_BATCH_SIZE = 8
+UNROLL_LENGTH = 20
+
+
+def pong_args(actors: int, envs: int, batch_size: int) -> list[str]:
+    """`seedrl train` flags of V-trace on Pong with the IMPALA deep ResNet, rewards clipped (examples/pong.yaml's
+    learning rate, entropy cost and unroll length), `batch_size` unrolls per learner step."""
+    return [
+        "--env", "atari:Pong", "--agent", "vtrace", "--network.torso", "impala", "--vtrace.reward-clipping", "abs_one",
+        "--vtrace.learning-rate", "0.0006", "--vtrace.entropy-cost", "0.01", "--vtrace.batch-size", str(batch_size),
+        "--vtrace.unroll-length", str(UNROLL_LENGTH), "--actors", str(actors), "--envs-per-actor", str(envs),
+    ]
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -25,11 +38,8 @@ def main() -> None:
     parser.add_argument("--logdir", default="runs/pong-cpu")
     args = parser.parse_args()
     command = [
-        sys.executable, "-m", "seedrl.cli", "train", "--env", "atari:Pong", "--agent", "vtrace",
-        "--network.torso", "impala", "--vtrace.reward-clipping", "abs_one", "--vtrace.learning-rate", "0.0006",
-        "--vtrace.entropy-cost", "0.01", "--vtrace.batch-size", "8", "--vtrace.unroll-length", "20",
-        "--actors", str(args.actors), "--envs-per-actor", str(args.envs), "--total-frames", str(args.frames),
-        "--stop-at-return", str(args.target), "--logdir", args.logdir,
+        sys.executable, "-m", "seedrl.cli", "train", *pong_args(args.actors, args.envs, CPU_BATCH_SIZE),
+        "--total-frames", str(args.frames), "--stop-at-return", str(args.target), "--logdir", args.logdir,
     ]
     print(" ".join(command[2:]), flush=True)
     subprocess.run(command, check=True)

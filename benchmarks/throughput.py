@@ -13,22 +13,28 @@ from __future__ import annotations
 import argparse
 import platform
 import subprocess
-import sys
 
+from benchmarks.envs_alone import run_envs_alone
 from benchmarks.system import measure_inference_only, measure_train
 
 
-def envs_alone(actors: int, envs: int, streams: int, seconds: float) -> float:
-    """Env steps/s summed over `actors` concurrent processes stepping random actions."""
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.envs_alone", "--envs", str(envs), "--streams", str(streams),
-             "--seconds", str(seconds), "--seed", str(i * envs)],
-            stdout=subprocess.PIPE, text=True,
-        )
-        for i in range(actors)
-    ]
-    return sum(float(p.communicate()[0]) for p in processes)
+def measure_config(actors: int, envs: int, streams: int, seconds: float) -> dict[str, float]:
+    """(a), (b) and (c) of one actors x envs configuration, each over a `seconds` window, and their ratios.
+
+    Keys: envs_alone (steps/s), untrained_fps, training_fps, learner_steps_per_s, untrained_ratio (b/a),
+    training_ratio (c/a).
+    """
+    common = ["--actors", str(actors), "--envs-per-actor", str(envs), "--streams-per-actor", str(streams)]
+    alone = run_envs_alone(actors, envs, streams, seconds)
+    untrained = measure_inference_only(
+        ["--env", "gym:CartPole-v1"], ["--env", "gym:CartPole-v1", "--streams", str(streams)], actors, envs, seconds
+    )
+    training = measure_train(common, seconds)
+    return {
+        "envs_alone": alone, "untrained_fps": untrained.fps, "training_fps": training.fps,
+        "learner_steps_per_s": training.learner_steps_per_s,
+        "untrained_ratio": untrained.fps / alone, "training_ratio": training.fps / alone,
+    }
 
 
 def main() -> None:
@@ -43,13 +49,10 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|")
     for config in args.configs:
         actors, envs = (int(x) for x in config.split("x"))
-        common = ["--actors", str(actors), "--envs-per-actor", str(envs), "--streams-per-actor", str(args.streams)]
-        a = envs_alone(actors, envs, args.streams, args.seconds)
-        b = measure_inference_only(["--env", "gym:CartPole-v1"], ["--env", "gym:CartPole-v1", "--streams", str(args.streams)],
-                                   actors, envs, args.seconds)
-        c = measure_train(common, args.seconds)
-        print(f"| {actors} x {envs} | {a:,.0f} | {b.fps:,.0f} | {c.fps:,.0f} | {c.learner_steps_per_s:,.1f} "
-              f"| {b.fps / a:.3f} | {c.fps / a:.3f} |", flush=True)
+        f = measure_config(actors, envs, args.streams, args.seconds)
+        print(f"| {actors} x {envs} | {f['envs_alone']:,.0f} | {f['untrained_fps']:,.0f} | {f['training_fps']:,.0f} "
+              f"| {f['learner_steps_per_s']:,.1f} | {f['untrained_ratio']:.3f} | {f['training_ratio']:.3f} |",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -13,23 +13,64 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+
+from seedrl.common import metrics as m
+from seedrl.common.run_folder import RunFolder
+from seedrl.plots.runs import EVENT_FILES, read_scalars
 
 README_ARGS = ["--env", "gym:CartPole-v1", "--agent", "vtrace", "--actors", "2", "--envs-per-actor", "16",
                "--total-frames", "3000000", "--stop-at-return", "475"]
+FULL_WINDOW = 100  # episodes in the mean return that counts as solved
 
 
-def train_once(train_args: list[str], seed: int, max_seconds: float) -> tuple[dict, float]:
-    """One `seedrl train` run from an empty run folder: its summary.json and the process's wall time (s)."""
+@dataclass(frozen=True)
+class TrainRun:
+    """One `seedrl train` run: its summary.json, the process's wall time (s) and the highest mean return of
+    the last 100 episodes among the run's TensorBoard summaries (None if it never finished 100 episodes)."""
+
+    summary: dict
+    wall_seconds: float
+    best_mean_return: float | None
+
+
+class TrainFailed(RuntimeError):
+    """`seedrl train` exited with an error; the message ends with the learner log's last line."""
+
+
+def train_once(train_args: list[str], seed: int, max_seconds: float) -> TrainRun:
+    """One `seedrl train` run from an empty run folder, stopped after `max_seconds` at the latest."""
     with tempfile.TemporaryDirectory() as logdir:
+        folder = RunFolder(Path(logdir))
         started = time.monotonic()
-        subprocess.run(
+        process = subprocess.run(
             [sys.executable, "-m", "seedrl.cli", "train", *train_args, "--seed", str(seed),
              "--max-seconds", str(max_seconds), "--logdir", logdir],
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         wall = time.monotonic() - started
-        return json.loads((Path(logdir) / "summary.json").read_text()), wall
+        if process.returncode != 0:
+            log = folder.logs / "learner.log"
+            lines = log.read_text().strip().splitlines() if log.exists() else []
+            raise TrainFailed(f"seedrl train exited with {process.returncode}; the learner's log ends: "
+                              f"{lines[-1] if lines else '(no log)'}")
+        summary = json.loads(folder.summary.read_text())
+        return TrainRun(summary, wall, best_mean_return(folder.path))
+
+
+def best_mean_return(logdir: Path) -> float | None:
+    """The highest mean return of 100 episodes the learner summarised in the run folder `logdir`."""
+    files = sorted(RunFolder(logdir).tensorboard.glob(EVENT_FILES))
+    scalars = read_scalars(files, (m.EPISODE_RETURN.name, m.EPISODES.name))
+    if m.EPISODE_RETURN.name not in scalars or m.EPISODES.name not in scalars:
+        return None
+    returns, episodes = scalars[m.EPISODE_RETURN.name], scalars[m.EPISODES.name]
+    _, at_return, at_episodes = np.intersect1d(returns.steps, episodes.steps, assume_unique=True, return_indices=True)
+    full = episodes.values[at_episodes] >= FULL_WINDOW
+    return float(returns.values[at_return][full].max()) if full.any() else None
 
 
 def main() -> None:
@@ -41,7 +82,8 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|")
     solved = []
     for run in range(args.runs):
-        summary, wall = train_once([*README_ARGS, *extra], seed=run, max_seconds=args.max_seconds)
+        result = train_once([*README_ARGS, *extra], seed=run, max_seconds=args.max_seconds)
+        summary, wall = result.summary, result.wall_seconds
         at = summary["solved_at_seconds"]
         if at is not None:
             solved.append(at)

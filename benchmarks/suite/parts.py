@@ -1,0 +1,294 @@
+"""The parts of `benchmarks.run_all`: what each measures (one run of it) and what its figures mean.
+
+Each part reuses one benchmark module's functions; a run returns its figures as a dict keyed as the
+part's `figures` are. The part's `meaning` is one line of the doc, formatted with its settings.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from benchmarks.envs_families import CASES, case_label, case_rate
+from benchmarks.load import run_load
+from benchmarks.on_policy import AGENTS, BASELINE, TRAIN_ARGS
+from benchmarks.pong_learning import UNROLL_LENGTH, pong_args
+from benchmarks.replay import replay_rates, train_steps_per_second
+from benchmarks.suite.figures import Figure, Value
+from benchmarks.suite.machine import gpu_names
+from benchmarks.system import measure_train
+from benchmarks.throughput import measure_config
+from benchmarks.time_to_solve import README_ARGS, TrainFailed, train_once
+from seedrl.actor.envs import MissingEnvPackage
+from tests.integration.test_train_replay import R2D2_CARTPOLE, R2D2_FRAME_BUDGET
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Measuring windows and time limits of the parts, in seconds."""
+
+    overhead_s: float = 10.0  # each of (a), (b), (c)
+    solve_limit_s: float = 180.0  # one agent's training run, start-up included
+    latency_s: float = 5.0  # each slot count
+    envs_s: float = 10.0  # each env family
+    replay_s: float = 3.0  # each replay rate and each agent's train steps
+    gpu_s: float = 30.0  # the Pong learner, after its warm-up
+    gpu_warmup_s: float = 20.0
+
+
+FULL = Windows()
+QUICK = Windows(overhead_s=3, solve_limit_s=40, latency_s=2, envs_s=2, replay_s=0.5, gpu_s=10, gpu_warmup_s=10)
+
+
+@dataclass
+class Measured:
+    """One run of a part: its figures, the cases it skipped with the reason, and the errors of cases that went
+    wrong while the others were measured (their figures are missing unless the error says they are kept)."""
+
+    values: dict[str, Value]
+    skipped: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+class NotMeasured(Exception):
+    """The part cannot be measured on this machine; the message says why."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """A named part: its doc title, its meaning (a format string over `settings`), its figures, and how
+    to measure one run (windows, run index -> Measured)."""
+
+    name: str
+    title: str
+    meaning: str
+    figures: tuple[Figure, ...]
+    settings: Callable[[Windows], dict[str, Any]]
+    measure: Callable[[Windows, int], Measured]
+
+    def figure(self, key: str) -> Figure:
+        """The figure named `key`; KeyError if the part has none."""
+        for figure in self.figures:
+            if figure.key == key:
+                return figure
+        raise KeyError(f"part {self.name} has no figure {key!r}")
+
+
+# --- 1. Framework overhead on CartPole: the system against the same actors stepping alone.
+OVERHEAD_ACTORS, OVERHEAD_ENVS, OVERHEAD_STREAMS = 2, 64, 2
+
+
+def measure_overhead(windows: Windows, run: int) -> Measured:
+    return Measured(measure_config(OVERHEAD_ACTORS, OVERHEAD_ENVS, OVERHEAD_STREAMS, windows.overhead_s))
+
+
+OVERHEAD = Part(
+    name="overhead",
+    title="Framework overhead",
+    meaning="CartPole-v1, {actors} actors x {envs} envs in {streams} streams each, {window_s:g} s windows: (a) the "
+            "actor processes stepping random actions alone, (b) the whole system serving an untrained policy "
+            "(`--inference-only`), (c) the whole system training V-trace. b/a is the share of the raw env rate the "
+            "framework keeps (`make bench`).",
+    figures=(
+        Figure("envs_alone", "(a) actors alone", "env steps/s"),
+        Figure("untrained_fps", "(b) system, untrained policy", "frames/s"),
+        Figure("training_fps", "(c) system, training V-trace", "frames/s"),
+        Figure("untrained_ratio", "overhead ratio b/a", "ratio", 3),
+        Figure("training_ratio", "training ratio c/a", "ratio", 3),
+    ),
+    settings=lambda w: {"actors": OVERHEAD_ACTORS, "envs": OVERHEAD_ENVS, "streams": OVERHEAD_STREAMS,
+                        "window_s": w.overhead_s},
+    measure=measure_overhead,
+)
+
+
+# --- 2. CartPole time to a mean return of 475 and FPS, every discrete-action agent (docs/agents.md): V-trace with
+# the README's command, the on-policy presets as benchmarks.on_policy runs them, R2D2 with its learning test's settings.
+CARTPOLE_ARGS: dict[str, list[str]] = {
+    BASELINE: README_ARGS,
+    **{agent: [*TRAIN_ARGS, "--agent", agent] for agent in AGENTS if agent != BASELINE},
+    "r2d2": [*R2D2_CARTPOLE, "--total-frames", str(R2D2_FRAME_BUDGET), "--stop-at-return", "475"],
+}
+BEST_RETURN = "best mean return"
+
+
+def measure_cartpole(windows: Windows, run: int) -> Measured:
+    """Each agent trains from an empty run folder with seed `run` until 475, its budget or the time limit."""
+    measured = Measured({})
+    for agent, args in CARTPOLE_ARGS.items():
+        try:
+            result = train_once(args, seed=run, max_seconds=windows.solve_limit_s)
+        except TrainFailed as error:
+            measured.errors[agent] = str(error)
+            continue
+        measured.values[f"{agent}.time_to_475"] = result.summary["solved_at_seconds"]
+        measured.values[f"{agent}.fps"] = result.summary["fps"]
+        measured.values[f"{agent}.best_return"] = result.best_mean_return
+        if restarts := result.summary["learner_restarts"]:
+            measured.errors[agent] = f"the learner exited and was restarted {restarts} time(s); the figures are kept"
+    return measured
+
+
+CARTPOLE = Part(
+    name="cartpole",
+    title="CartPole: time to 475 and FPS per agent",
+    meaning="`seedrl train` on CartPole-v1 from an empty run folder, seed = run index: wall time from launch "
+            "(TensorFlow import and process start included) until the mean return of the last 100 episodes "
+            "reaches 475, and the run's average FPS. V-trace runs the README's command (2 x 16 envs, 3M frames), "
+            "the on-policy presets `benchmarks.on_policy`'s (2 x 16 envs, 1M frames), R2D2 its learning test's "
+            "settings (2 x 8 envs, 500k frames; docs/agents.md). A run stops at {limit_s:g} s; an agent most "
+            "of whose runs did not reach 475 shows how many did and the best mean return of those that did not.",
+    figures=tuple(
+        figure
+        for agent in CARTPOLE_ARGS
+        for figure in (
+            Figure(f"{agent}.time_to_475", f"time to 475, {agent}", "s", 1,
+                   fallback=Figure(f"{agent}.best_return", BEST_RETURN, "", 1)),
+            Figure(f"{agent}.fps", f"FPS (run average), {agent}", "frames/s"),
+        )
+    ),
+    settings=lambda w: {"limit_s": w.solve_limit_s, "agents": list(CARTPOLE_ARGS)},
+    measure=measure_cartpole,
+)
+
+
+# --- 3. Inference latency against the number of env slots one learner holds.
+LATENCY_SLOTS = (10, 100, 1000)
+LATENCY_ENVS_PER_STREAM = 4
+
+
+def measure_latency(windows: Windows, run: int) -> Measured:
+    """benchmarks.load at each slot count; a lost, double-counted or misrouted step fails the run."""
+    values: dict[str, Value] = {}
+    for slots in LATENCY_SLOTS:
+        result = run_load(slots, min(LATENCY_ENVS_PER_STREAM, slots), windows.latency_s)
+        if not result.exact or result.errors or result.evaluation.misrouted:
+            raise RuntimeError(f"{slots} slots: steps sent {result.train.steps} vs learner frames "
+                               f"{result.learner.frames}, {result.evaluation.misrouted} misrouted, "
+                               f"errors {result.errors[:3]}")
+        values[f"{slots}.inference_p50"] = result.learner.inference_p50_ms
+        values[f"{slots}.inference_p99"] = result.learner.inference_p99_ms
+        values[f"{slots}.rows_per_s"] = result.fps
+    return Measured(values)
+
+
+LATENCY = Part(
+    name="latency",
+    title="Inference latency vs env slots",
+    meaning="One inference-only learner (Acrobot-v1's spec) holding 10, 100 and 1,000 env slots of simulated actors "
+            "in streams of {envs_per_stream} envs, {window_s:g} s each: the learner's inference latency (from its "
+            "histogram) and the env rows it answered per second; every step sent was counted once and routed right "
+            "(`make bench-load`).",
+    figures=tuple(
+        figure
+        for slots in LATENCY_SLOTS
+        for figure in (
+            Figure(f"{slots}.inference_p50", f"inference p50, {slots:,} slots", "ms", 2),
+            Figure(f"{slots}.inference_p99", f"inference p99, {slots:,} slots", "ms", 2),
+            Figure(f"{slots}.rows_per_s", f"rows answered, {slots:,} slots", "rows/s"),
+        )
+    ),
+    settings=lambda w: {"slots": list(LATENCY_SLOTS), "envs_per_stream": LATENCY_ENVS_PER_STREAM,
+                        "window_s": w.latency_s},
+    measure=measure_latency,
+)
+
+
+# --- 4. Actor env steps/s per env family.
+ENVS_PER_ACTOR = 8
+
+
+def measure_envs(windows: Windows, run: int) -> Measured:
+    measured = Measured({})
+    for env, options in CASES:
+        try:
+            measured.values[case_label(env, options)] = case_rate(env, options, ENVS_PER_ACTOR, windows.envs_s)
+        except MissingEnvPackage as reason:
+            measured.skipped[case_label(env, options)] = str(reason)
+    return measured
+
+
+ENVS = Part(
+    name="envs",
+    title="Actor env steps/s per family",
+    meaning="One actor process of {envs} envs in one stream stepping random actions with no learner, SEED's "
+            "preprocessing and frame stacking included, {window_s:g} s each (`make bench-envs`).",
+    figures=tuple(Figure(case_label(env, options), case_label(env, options), "env steps/s") for env, options in CASES),
+    settings=lambda w: {"envs": ENVS_PER_ACTOR, "window_s": w.envs_s},
+    measure=measure_envs,
+)
+
+
+# --- 5. Replay insert/sample throughput and replay agents' train steps/s.
+REPLAY_CAPACITIES = (100_000, 1_000_000)
+TRAIN_AGENTS = ("vtrace", "r2d2", "sac")
+
+
+def measure_replay(windows: Windows, run: int) -> Measured:
+    values: dict[str, Value] = {}
+    for capacity in REPLAY_CAPACITIES:
+        insert, _, sample, _ = replay_rates(capacity, windows.replay_s)
+        values[f"{capacity}.insert"], values[f"{capacity}.sample"] = insert, sample
+    for agent in TRAIN_AGENTS:
+        values[f"{agent}.train_steps"] = train_steps_per_second(agent, windows.replay_s)[0]
+    return Measured(values)
+
+
+REPLAY = Part(
+    name="replay",
+    title="Replay throughput",
+    meaning="The prioritized replay with unrolls of 2 Pendulum steps: inserts of 32 unrolls and samples of 256 "
+            "followed by their priority updates, on a full replay; and learner train steps/s on CPU on a fixed batch "
+            "with the learning tests' configurations, {window_s:g} s windows (`make bench-replay`).",
+    figures=(
+        *(
+            figure
+            for capacity in REPLAY_CAPACITIES
+            for figure in (
+                Figure(f"{capacity}.insert", f"replay insert, {capacity:,} capacity", "unrolls/s"),
+                Figure(f"{capacity}.sample", f"replay sample + update, {capacity:,} capacity", "unrolls/s"),
+            )
+        ),
+        *(Figure(f"{agent}.train_steps", f"train steps, {agent}", "steps/s", 1) for agent in TRAIN_AGENTS),
+    ),
+    settings=lambda w: {"capacities": list(REPLAY_CAPACITIES), "window_s": w.replay_s},
+    measure=measure_replay,
+)
+
+
+# --- 6. The learner on a GPU: V-trace with the IMPALA network on Pong.
+GPU_BATCH_SIZE = 32  # examples/pong.yaml's
+GPU_ENVS_PER_ACTOR = 16
+
+
+def gpu_actors() -> int:
+    """Actor processes for the GPU learner: half the machine's cores, at least 2."""
+    return max(2, (os.cpu_count() or 2) // 2)
+
+
+def measure_gpu_pong(windows: Windows, run: int) -> Measured:
+    if not gpu_names():
+        raise NotMeasured("no GPU on this machine")
+    rate = measure_train(pong_args(gpu_actors(), GPU_ENVS_PER_ACTOR, GPU_BATCH_SIZE), windows.gpu_s,
+                         warmup=windows.gpu_warmup_s)
+    return Measured({"learner_steps": rate.learner_steps_per_s, "fps": rate.fps})
+
+
+GPU_PONG = Part(
+    name="gpu_pong",
+    title="GPU learner on Pong",
+    meaning="`seedrl train` with V-trace and the IMPALA deep ResNet on Atari Pong (SEED's preprocessing), batch "
+            "{batch_size} x {unroll_length}, {actors} actors x {envs} envs, measured over {window_s:g} s after "
+            "{warmup_s:g} s of warm-up: learner train steps/s and frames/s.",
+    figures=(
+        Figure("learner_steps", "learner train steps, Pong IMPALA", "steps/s", 1),
+        Figure("fps", "FPS, Pong IMPALA", "frames/s"),
+    ),
+    settings=lambda w: {"batch_size": GPU_BATCH_SIZE, "unroll_length": UNROLL_LENGTH, "actors": gpu_actors(),
+                        "envs": GPU_ENVS_PER_ACTOR, "window_s": w.gpu_s, "warmup_s": w.gpu_warmup_s},
+    measure=measure_gpu_pong,
+)
+
+PARTS: tuple[Part, ...] = (OVERHEAD, CARTPOLE, LATENCY, ENVS, REPLAY, GPU_PONG)

@@ -1,0 +1,230 @@
+"""`python -m benchmarks.run_all`'s bookkeeping: medians and spreads, the generated doc section, the plots.
+
+Nothing here measures anything: the doc is written from small hand-made results, as `--from-json` writes it
+from a real run's JSON.
+"""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib.image
+import pytest
+
+from benchmarks import run_all
+from benchmarks.suite.figures import Figure, Summary, median_text, spread_text, summarize
+from benchmarks.suite.parts import CARTPOLE, ENVS, GPU_PONG, LATENCY, OVERHEAD, Measured, NotMeasured, Part, Windows
+from benchmarks.suite.report import BEGIN, END, MarkerError, render, replace_region
+from benchmarks.suite.results import PartRecord, Results
+from benchmarks.time_to_solve import best_mean_return
+from seedrl.common import metrics as m
+
+DOC = f"""# Benchmarks
+
+An intro written by hand.
+
+{BEGIN}
+old generated text
+{END}
+
+## A hand-written section
+
+| kept | table |
+|---|---|
+"""
+MACHINE = {"cpus": 2, "cpu_model": "Test CPU 9000", "memory_gib": 23.5, "platform": "Linux x86_64",
+           "python": "3.11.2", "tensorflow": "2.21.0", "gpus": [], "date": "2025-01-02T03:04:05+00:00"}
+TIME = Figure("t", "time", "s", 1, fallback=Figure("best", "best mean return", "", 1))
+
+
+def cartpole_run(seconds: dict[str, float | None], best: dict[str, float]) -> dict[str, float | None]:
+    """One CartPole run's figures: every agent at 10,000 FPS, the given times to 475 and best returns."""
+    run: dict[str, float | None] = {}
+    for agent in CARTPOLE.settings(Windows())["agents"]:
+        run[f"{agent}.time_to_475"] = seconds.get(agent, 30.0)
+        run[f"{agent}.fps"] = 10_000.0
+        run[f"{agent}.best_return"] = best.get(agent, 480.0)
+    return run
+
+
+def small_results() -> Results:
+    """Three CartPole runs (vpg never solves, r2d2 twice, awr once), one overhead run, a skipped env, no GPU."""
+    cartpole = PartRecord(settings={"limit_s": 150.0, "agents": list(CARTPOLE.settings(Windows())["agents"])}, runs=[
+        cartpole_run({"vpg": None, "r2d2": 60.0, "vtrace": 27.6, "awr": None}, {"vpg": 340.4, "awr": 410.0}),
+        cartpole_run({"vpg": None, "r2d2": None, "vtrace": 24.1, "awr": 35.0}, {"vpg": 384.3, "r2d2": 470.0}),
+        cartpole_run({"vpg": None, "r2d2": 90.0, "vtrace": 28.2, "awr": None}, {"vpg": 300.0, "awr": 420.0}),
+    ], errors=["run 2, vtrace: the learner exited and was restarted 1 time(s); the figures are kept"])
+    overhead = PartRecord(settings=OVERHEAD.settings(Windows()), runs=[{
+        "envs_alone": 377_743.0, "untrained_fps": 54_157.0, "training_fps": 42_263.0,
+        "untrained_ratio": 0.143, "training_ratio": 0.112,
+    }])
+    envs = PartRecord(settings=ENVS.settings(Windows()), runs=[{"gym:CartPole-v1": 169_773.0}],
+                      skipped={"dmlab:explore_goal_locations_small": "dmlab environments need the deepmind_lab module"})
+    gpu = PartRecord(settings=GPU_PONG.settings(Windows()), not_measured="no GPU on this machine")
+    return Results("python -m benchmarks.run_all --repeats 3", 3, False, MACHINE,
+                   {"overhead": overhead, "cartpole": cartpole, "envs": envs, "gpu_pong": gpu}, wall_seconds=1800.0)
+
+
+def rows(section: str) -> dict[str, list[str]]:
+    """The generated table's rows by figure label: [median, spread, unit]."""
+    table = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| part ")]
+    return {cells[1]: cells[2:5] for cells in ([c.strip() for c in line.strip("|").split("|")] for line in table)}
+
+
+def test_the_median_counts_a_run_that_did_not_get_there_as_slower_than_all_that_did():
+    assert summarize([3.0, 1.0, 2.0]) == Summary(2.0, 1.0, 3.0, 3, 3)
+    assert summarize([4.0, 1.0, 2.0, 3.0]) == Summary(2.5, 1.0, 4.0, 4, 4)
+    assert summarize([30.0, None, 40.0]) == Summary(40.0, 30.0, 40.0, 2, 3)
+    assert summarize([None, 50.0, None]) == Summary(None, 50.0, 50.0, 1, 3)
+    assert summarize([20.0, None]) == Summary(None, 20.0, 20.0, 1, 2)
+    assert summarize([None, None]) == Summary(None, None, None, 0, 2)
+    with pytest.raises(ValueError):
+        summarize([])
+
+
+def test_medians_and_spreads_read_as_numbers_or_as_not_reached():
+    assert (median_text(TIME, summarize([27.6, 24.1, 28.2]), None), spread_text(TIME, summarize([27.6, 24.1, 28.2]))) \
+        == ("27.6", "24.1–28.2")
+    partly = summarize([60.0, None, 90.0])
+    assert (median_text(TIME, partly, None), spread_text(TIME, partly)) == ("90.0 (2/3 reached)", "60.0–not reached")
+    never = summarize([None, None, None])
+    assert median_text(TIME, never, summarize([340.4, 384.3, 300.0])) == "not reached (best mean return 384.3)"
+    assert median_text(TIME, never, summarize([None, None, None])) == "not reached"
+    assert spread_text(TIME, never) == "0/3 reached"
+    once = summarize([None, 41.0, None])
+    assert median_text(TIME, once, summarize([450.0, 430.5])) == "not reached (1/3 reached; best mean return 450.0)"
+    assert spread_text(TIME, once) == "41.0–not reached"
+    assert median_text(Figure("r", "rate", "steps/s"), summarize([1234567.8]), None) == "1,234,568"
+
+
+def test_only_the_section_between_the_markers_is_replaced():
+    written = replace_region(DOC, "## New figures\n\n| a | b |", "doc.md")
+    head, tail = DOC.split(BEGIN)[0], DOC.split(END)[1]
+    assert written == f"{head}{BEGIN}\n## New figures\n\n| a | b |\n{END}{tail}"
+    assert "old generated text" not in written
+    assert replace_region(written, "## New figures\n\n| a | b |", "doc.md") == written
+
+
+@pytest.mark.parametrize("document", [
+    DOC.replace(BEGIN, ""),
+    DOC.replace(END, ""),
+    DOC.replace(BEGIN, "@").replace(END, BEGIN).replace("@", END),
+    DOC + BEGIN + "\n" + END + "\n",
+])
+def test_a_doc_without_one_pair_of_markers_in_order_is_refused_by_name(document):
+    with pytest.raises(MarkerError, match=r"docs/x\.md must hold one '<!-- run_all:begin -->' line"):
+        replace_region(document, "new", "docs/x.md")
+
+
+def test_the_section_states_the_machine_the_command_and_every_figure():
+    section = render(small_results(), run_all.PARTS, {"cartpole": "images/benchmarks/cartpole.png"},
+                     "benchmarks/results/latest.json")
+    assert "`python -m benchmarks.run_all --repeats 3`" in section
+    assert "2 CPUs (Test CPU 9000), 23.5 GiB of memory" in section and "TensorFlow 2.21.0, no GPU" in section
+    assert "2025-01-02" in section and "30.0 min" in section and "median of 3 runs" in section
+    table = rows(section)
+    assert table["time to 475, vtrace"] == ["27.6", "24.1–28.2", "s"]
+    assert table["time to 475, vpg"] == ["not reached (best mean return 384.3)", "0/3 reached", "s"]
+    assert table["time to 475, r2d2"] == ["90.0 (2/3 reached)", "60.0–not reached", "s"]
+    assert table["time to 475, awr"] == ["not reached (1/3 reached; best mean return 420.0)", "35.0–not reached", "s"]
+    assert table["FPS (run average), ppo"] == ["10,000", "10,000–10,000", "frames/s"]
+    assert table["overhead ratio b/a"] == ["0.143", "0.143–0.143", "ratio"]
+    assert table["dmlab:explore_goal_locations_small"][0] == "skipped (see below)"
+    assert "Skipped dmlab:explore_goal_locations_small: dmlab environments need the deepmind_lab module" in section
+    assert "  - Error in run 2, vtrace: the learner exited and was restarted 1 time(s)" in section
+    for figure in GPU_PONG.figures:
+        assert table[figure.label][0] == "not measured: no GPU on this machine"
+    assert "A run stops at 150 s" in section
+    assert "Not run this time (`--only`): latency, replay." in section
+    assert "![CartPole: time to 475 and FPS per agent](images/benchmarks/cartpole.png)" in section
+    assert {figure.label for figure in LATENCY.figures}.isdisjoint(table)
+
+
+def test_from_json_rewrites_the_section_and_draws_the_plots(tmp_path):
+    doc, results_path = tmp_path / "docs" / "benchmarks.md", tmp_path / "latest.json"
+    doc.parent.mkdir()
+    doc.write_text(DOC)
+    small_results().save(results_path)
+    run_all.main(["--from-json", str(results_path), "--output", str(doc)])
+    written = doc.read_text()
+    assert written.startswith("# Benchmarks\n\nAn intro written by hand.\n\n" + BEGIN)
+    assert written.endswith(END + "\n\n## A hand-written section\n\n| kept | table |\n|---|---|\n")
+    assert "not reached (best mean return 384.3)" in written
+    images = sorted(path.name for path in (doc.parent / "images" / "benchmarks").iterdir())
+    assert images == ["cartpole.png", "envs.png", "overhead.png"]  # latency has no runs, gpu_pong was not measured
+    for name in images:
+        assert f"](images/benchmarks/{name})" in written
+        height, width, _ = matplotlib.image.imread(doc.parent / "images" / "benchmarks" / name).shape
+        assert (width, height) == (700, 360)
+
+
+def test_from_json_refuses_a_file_that_is_not_run_all_results_and_a_doc_without_markers(tmp_path):
+    doc, results_path = tmp_path / "benchmarks.md", tmp_path / "latest.json"
+    results_path.write_text(json.dumps({"command": "x"}))
+    doc.write_text(DOC)
+    with pytest.raises(SystemExit, match="latest.json does not hold benchmarks.run_all results"):
+        run_all.main(["--from-json", str(results_path), "--output", str(doc)])
+    small_results().save(results_path)
+    doc.write_text("# Benchmarks\n\nno markers\n")
+    with pytest.raises(SystemExit, match="benchmarks.md must hold one"):
+        run_all.main(["--from-json", str(results_path), "--output", str(doc)])
+    assert doc.read_text() == "# Benchmarks\n\nno markers\n"
+
+
+def test_unknown_parts_and_contradicting_options_are_refused(capsys):
+    assert [part.name for part in run_all.select_parts("latency, overhead")] == ["overhead", "latency"]
+    with pytest.raises(SystemExit):
+        run_all.parse_args(["--only", "latency,gpu"])
+    assert "unknown part(s) ['gpu']" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        run_all.parse_args(["--from-json", "x.json", "--quick"])
+    with pytest.raises(SystemExit):
+        run_all.parse_args(["--repeats", "0"])
+
+
+def test_each_round_runs_every_part_and_keeps_going_past_a_failed_or_unmeasurable_part(tmp_path):
+    """Stand-in parts (no benchmark runs): one measures, one fails in its second run and loses a case in its third,
+    one cannot be measured."""
+    calls: list[tuple[str, int]] = []
+
+    def steady(windows: Windows, run: int) -> Measured:
+        calls.append(("steady", run))
+        return Measured({"x": float(run)}, skipped={"case": "not installed"})
+
+    def flaky(windows: Windows, run: int) -> Measured:
+        calls.append(("flaky", run))
+        if run == 1:
+            raise RuntimeError("the learner did not start")
+        return Measured({"x": 1.0}, errors={"r2d2": "seedrl train exited with 1"} if run == 2 else {})
+
+    def unmeasurable(windows: Windows, run: int) -> Measured:
+        calls.append(("unmeasurable", run))
+        raise NotMeasured("no GPU on this machine")
+
+    parts = [Part(name, name, "", (Figure("x", "x", ""),), lambda w: {}, measure)
+             for name, measure in (("steady", steady), ("flaky", flaky), ("unmeasurable", unmeasurable))]
+    results = Results("cmd", 3, True, MACHINE, {part.name: PartRecord(settings={}) for part in parts})
+    run_all.measure(parts, Windows(), results, tmp_path / "latest.json")
+    assert calls == [("steady", 0), ("flaky", 0), ("unmeasurable", 0), ("steady", 1), ("flaky", 1), ("steady", 2),
+                     ("flaky", 2)]
+    kept = Results.load(tmp_path / "latest.json").parts
+    assert kept["steady"].runs == [{"x": 0.0}, {"x": 1.0}, {"x": 2.0}]
+    assert kept["steady"].skipped == {"case": "not installed"}
+    assert kept["flaky"].runs == [{"x": 1.0}, {"x": 1.0}]
+    assert kept["flaky"].errors == ["run 2: RuntimeError: the learner did not start",
+                                    "run 3, r2d2: seedrl train exited with 1"]
+    assert kept["unmeasurable"].not_measured == "no GPU on this machine" and kept["unmeasurable"].runs == []
+
+
+def test_the_best_mean_return_counts_only_summaries_over_100_episodes(tmp_path):
+    """Real TensorBoard event files, written as the learner writes them."""
+    import tensorflow as tf
+
+    writer = tf.summary.create_file_writer(str(tmp_path / "tensorboard"))
+    for step, (episodes, mean_return) in enumerate([(40, 500.0), (150, 300.0), (260, 420.5), (400, 410.0)]):
+        with writer.as_default(step=step):
+            tf.summary.scalar(m.EPISODES.name, episodes)
+            tf.summary.scalar(m.EPISODE_RETURN.name, mean_return)
+    writer.close()
+    assert best_mean_return(tmp_path) == 420.5
+    assert best_mean_return(tmp_path / "empty") is None
