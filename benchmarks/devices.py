@@ -4,7 +4,7 @@ Each figure is a ratio against the baseline of the same run: one device, float32
 
   train:     V-trace train steps/s on batches of `--batch` unrolls of `--unroll` steps, with
              (a) one device, (b) two training replicas (MirroredStrategy), (c) jit_compile (XLA),
-             (d) bfloat16 encoders.
+             (d) bfloat16 encoders, (e) float16 encoders with dynamic loss scaling.
   inference: batches/s of `--rows`-row inference calls from two threads, (a) on the trained agent
              (live weights, one device), (b) from copies on one and (c) on two inference devices.
 
@@ -94,11 +94,14 @@ def train_rates(spec: EnvSpec, args: argparse.Namespace, devices: list[str]) -> 
     )
     with mirrored.scope():
         replicated = build(spec, args)
-    with mixed_precision("bfloat16"):
-        bfloat16 = build(spec, args)
+    mixed = {}
+    for mode in ("bfloat16", "float16"):
+        with mixed_precision(mode):
+            mixed[mode] = build(spec, args)
     agents = {
         "(a) 1 device": build(spec, args), "(b) 2 replicas": replicated,
-        "(c) 1 device, XLA": build(spec, args, jit_compile=True), "(d) 1 device, bfloat16": bfloat16,
+        "(c) 1 device, XLA": build(spec, args, jit_compile=True), "(d) 1 device, bfloat16": mixed["bfloat16"],
+        "(e) 1 device, float16": mixed["float16"],
     }
     return {name: per_second(lambda agent=agent: agent.train(batch, 0), args.seconds) for name, agent in agents.items()}
 

@@ -8,6 +8,8 @@ which each comparison sets before every update so both agents see the same minib
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -15,6 +17,7 @@ import tensorflow as tf
 from seedrl.actor.envs import env_spec
 from seedrl.common import metrics as m
 from seedrl.common.spec import LearningSpec
+from seedrl.learner.agents.base import Agent
 from seedrl.learner.agents.policy_gradient.agent import PolicyGradientAgent
 from seedrl.learner.devices.acting import InferenceCopies
 from tests.unit.test_policy_gradient_agent import CARTPOLE, PENDULUM, collect, inputs_for
@@ -65,6 +68,15 @@ def copy_state(source: PolicyGradientAgent, target: PolicyGradientAgent, tmp_pat
     tf.train.Checkpoint(**target.checkpoint_items()).read(path).assert_consumed()
 
 
+def single_and_replicated(build: Callable[..., Agent], strategy: tf.distribute.Strategy, tmp_path, case: tuple):
+    """Two agents `build(*case)` with the same state: one on the default device, one under `strategy`."""
+    single = build(*case)
+    with strategy.scope():
+        replicated = build(*case)
+    copy_state(single, replicated, tmp_path)
+    return single, replicated
+
+
 def assert_same_update(expected: PolicyGradientAgent, actual: PolicyGradientAgent, batch, updates: int = 2) -> None:
     """`updates` updates of each on `batch`, with the same shuffles: same metrics and variables."""
     before = every_variable(expected)
@@ -86,12 +98,8 @@ def assert_same_update(expected: PolicyGradientAgent, actual: PolicyGradientAgen
 
 @pytest.mark.parametrize("case", CASES)
 def test_two_replicas_take_the_update_one_device_takes(two_replicas, tmp_path, case):
-    env_id, agent, options, network = CASES[case]
-    single = build(env_id, agent, options, network)
-    with two_replicas.scope():
-        replicated = build(env_id, agent, options, network)
-    copy_state(single, replicated, tmp_path)
-    assert_same_update(single, replicated, collect(single, env_id))
+    single, replicated = single_and_replicated(build, two_replicas, tmp_path, CASES[case])
+    assert_same_update(single, replicated, collect(single, CASES[case][0]))
     assert replicated.steps == single.steps == 2
 
 

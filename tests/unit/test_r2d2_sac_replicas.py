@@ -24,7 +24,7 @@ from seedrl.learner.agents.sac.agent import SACAgent
 from seedrl.learner.devices.acting import InferenceCopies
 from seedrl.learner.replay.agent import ReplayAgent
 from tests.unit.test_policy_gradient_agent import collect
-from tests.unit.test_policy_gradient_replicas import copy_state, every_variable
+from tests.unit.test_policy_gradient_replicas import copy_state, every_variable, single_and_replicated
 
 CARTPOLE, PENDULUM = "gym:CartPole-v1", "gym:Pendulum-v1"
 UNROLLS, TRANSITIONS = 4, 5
@@ -92,15 +92,11 @@ def assert_same_steps(expected: ReplayAgent, actual: ReplayAgent, batch: Trainin
 
 @pytest.mark.parametrize("case", CASES)
 def test_two_replicas_take_the_steps_one_device_takes(two_replicas, tmp_path, case):
-    env_id, agent, options, network = CASES[case]
-    single = build(env_id, agent, options, network)
-    with two_replicas.scope():
-        replicated = build(env_id, agent, options, network)
-    copy_state(single, replicated, tmp_path)
+    single, replicated = single_and_replicated(build, two_replicas, tmp_path, CASES[case])
     copied, original = every_variable(replicated), every_variable(single)  # target networks' heads included
     for name, value in original.items():
         np.testing.assert_array_equal(copied[name], value, err_msg=name)
-    assert_same_steps(single, replicated, collect_unrolls(single, env_id))
+    assert_same_steps(single, replicated, collect_unrolls(single, CASES[case][0]))
 
 
 @pytest.mark.parametrize("case", ["r2d2-lstm-burn-in", "sac"])

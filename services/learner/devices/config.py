@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Accelerator = Literal["auto", "gpu", "tpu", "cpu"]
-MixedPrecision = Literal["off", "bfloat16"]
+MixedPrecision = Literal["off", "bfloat16", "float16"]
 
 
 class DevicesSpec(BaseModel):
@@ -32,7 +32,8 @@ class DevicesSpec(BaseModel):
         description="Train steps between copies of the trained weights to separate inference devices.",
     )
     mixed_precision: MixedPrecision = Field(
-        "off", description="bfloat16: networks compute in bfloat16 and keep float32 variables, losses and outputs.",
+        "off", description="bfloat16 or float16: encoders compute in that type and keep float32 variables, losses "
+                           "and outputs; float16 adds dynamic loss scaling.",
     )
     jit_compile: bool = Field(
         False, description="Compile the train step with XLA (one training device; TPU steps are always compiled).",

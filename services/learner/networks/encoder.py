@@ -34,8 +34,8 @@ class Encoder(tf.keras.Model):
     Recurrent:    ... -> LSTM (state reset where an episode starts).
     The previous action is one-hot for discrete actions and flattened for boxes; it and the
     reward (clipped to [-1, 1]) are zeroed where an episode starts. Built under
-    `seedrl.learner.devices.precision.mixed_precision`, the torso and core compute in bfloat16;
-    features and state are float32 either way.
+    `seedrl.learner.devices.precision.mixed_precision`, the torso and core compute in bfloat16
+    or float16; features and state are float32 either way.
 
     Attributes:
       output_size: F, the feature width.

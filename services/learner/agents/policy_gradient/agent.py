@@ -37,6 +37,7 @@ from seedrl.learner.agents.policy_gradient.normalization import RunningStatistic
 from seedrl.learner.agents.policy_gradient.objective import Multipliers, Transitions, estimate_advantages, objective
 from seedrl.learner.agents.vtrace.losses import transition_rewards_and_discounts
 from seedrl.learner.devices import replicas
+from seedrl.learner.devices.precision import checkpointed, loss_scaled
 from seedrl.learner.devices.replicated_step import ReplicatedStep
 from seedrl.learner.distributions import (
     ActionDistribution,
@@ -105,7 +106,9 @@ class PolicyGradientAgent(Agent):
             self._value_statistics = RunningStatistics((), min_std=1e-2)
             self._acting_value_statistics = RunningStatistics((), min_std=1e-2)
         self._updates = tf.Variable(0, dtype=tf.int64, trainable=False, name="updates")
-        self._optimizer = tf.keras.optimizers.Adam(learning_rate=config.learning_rate, epsilon=config.adam_epsilon)
+        self._optimizer = loss_scaled(
+            tf.keras.optimizers.Adam(learning_rate=config.learning_rate, epsilon=config.adam_epsilon)
+        )
         self._multipliers = self._multiplier_optimizer = None
         if config.policy_loss == "vmpo":
             components = len(self._distribution.kl_components(tf.zeros([1, self._distribution.param_size]),
@@ -214,7 +217,7 @@ class PolicyGradientAgent(Agent):
     def checkpoint_items(self) -> dict[str, Any]:
         items: dict[str, Any] = {
             "network": self._network, "acting_network": self._acting_network,
-            "optimizer": self._optimizer, "updates": self._updates,
+            "optimizer": checkpointed(self._optimizer), "updates": self._updates,
         }
         for name, statistics in (
             ("observation_statistics", self._observation_statistics),
@@ -403,14 +406,17 @@ class PolicyGradientAgent(Agent):
         averaged over the replicas. Returns the metrics and no per-unroll output."""
         variables = self._network.trainable_variables
         multipliers = list(self._multipliers) if self._multipliers is not None else []
-        with tf.GradientTape() as tape:
+        with tf.GradientTape(persistent=bool(multipliers)) as tape:
             output = objective(self._config, self._distribution, batch_fn(), self._value_statistics, self._multipliers)
-        gradients = tape.gradient(output.loss, variables + multipliers)
         norm = replicas.apply_gradients(
-            self._optimizer, gradients[: len(variables)], variables, self._config.max_grad_norm
+            self._optimizer, replicas.gradients(tape, output.loss, variables, self._optimizer), variables,
+            self._config.max_grad_norm,
         )
         if multipliers:
-            replicas.apply_gradients(self._multiplier_optimizer, gradients[len(variables):], multipliers)
+            replicas.apply_gradients(
+                self._multiplier_optimizer,
+                replicas.gradients(tape, output.loss, multipliers, self._multiplier_optimizer), multipliers,
+            )
         return {**output.metrics, "gradient_norm": norm}, ()
 
     def _end_update_graph(self, steps, targets):

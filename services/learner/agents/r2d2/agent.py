@@ -24,6 +24,7 @@ from seedrl.learner.agents.r2d2.losses import inverse_value_rescale, r2d2_loss
 from seedrl.learner.agents.r2d2.network import DuelingQNetwork
 from seedrl.learner.agents.vtrace.losses import transition_rewards_and_discounts
 from seedrl.learner.devices import replicas
+from seedrl.learner.devices.precision import checkpointed, loss_scaled
 from seedrl.learner.devices.replicated_step import ReplicatedStep
 from seedrl.learner.networks import NetworkConfig, zero_step
 from seedrl.learner.replay.agent import ReplayAgent
@@ -52,7 +53,9 @@ class R2D2Agent(ReplayAgent):
         self._num_actions = spec.action_space.n
         self._online = DuelingQNetwork(spec, network, self._num_actions, config.head_hidden_size)
         self._target = DuelingQNetwork(spec, network, self._num_actions, config.head_hidden_size)
-        self._optimizer = tf.keras.optimizers.Adam(learning_rate=config.learning_rate, epsilon=config.adam_epsilon)
+        self._optimizer = loss_scaled(
+            tf.keras.optimizers.Adam(learning_rate=config.learning_rate, epsilon=config.adam_epsilon)
+        )
         self._epsilons = tf.constant(slot_epsilons(max_slots, config.epsilon_base, config.epsilon_alpha))
 
         obs_shape, obs_dtype = spec.observation_shape, tf.as_dtype(spec.observation_dtype)
@@ -136,7 +139,7 @@ class R2D2Agent(ReplayAgent):
         return list(self._online.variables)
 
     def checkpoint_items(self) -> dict[str, Any]:
-        return {"network": self._online, "target_network": self._target, "optimizer": self._optimizer}
+        return {"network": self._online, "target_network": self._target, "optimizer": checkpointed(self._optimizer)}
 
     def serving_module(self) -> tf.Module:
         """`serve` returns action (epsilon-greedy at eval_epsilon), greedy_action, q_values, value and the state."""
@@ -236,7 +239,8 @@ class R2D2Agent(ReplayAgent):
             q_online = self._online.unroll(*inputs(trained), online_state)
             out = self._loss(q_online, q_target, steps, weights)
         grad_norm = replicas.apply_gradients(
-            self._optimizer, tape.gradient(out.loss, variables), variables, config.max_grad_norm
+            self._optimizer, replicas.gradients(tape, out.loss, variables, self._optimizer), variables,
+            config.max_grad_norm,
         )
         metrics = {
             "loss/total": out.loss,

@@ -25,6 +25,7 @@ from seedrl.learner.agents.sac.losses import actor_loss, critic_loss, polyak_upd
 from seedrl.learner.agents.sac.network import PolicyNetwork, QNetwork
 from seedrl.learner.agents.vtrace.losses import transition_rewards_and_discounts
 from seedrl.learner.devices import replicas
+from seedrl.learner.devices.precision import checkpointed, loss_scaled
 from seedrl.learner.devices.replicated_step import ReplicatedStep
 from seedrl.learner.distributions import TanhGaussian
 from seedrl.learner.networks import NetworkConfig
@@ -72,7 +73,10 @@ class SACAgent(ReplayAgent):
         self._target_entropy = (
             -float(self._action_size) if config.target_entropy is None else config.target_entropy
         )
-        adam = lambda: tf.keras.optimizers.Adam(learning_rate=config.learning_rate, epsilon=config.adam_epsilon)  # noqa: E731
+
+        def adam() -> tf.keras.optimizers.Optimizer:
+            return loss_scaled(tf.keras.optimizers.Adam(learning_rate=config.learning_rate, epsilon=config.adam_epsilon))
+
         self._policy_optimizer, self._critic_optimizer, self._alpha_optimizer = adam(), adam(), adam()
         self._max_priority = 1.0
 
@@ -148,8 +152,9 @@ class SACAgent(ReplayAgent):
         return {
             "policy": self._policy, "critic_1": self._critics[0], "critic_2": self._critics[1],
             "target_critic_1": self._target_critics[0], "target_critic_2": self._target_critics[1],
-            "log_alpha": self._log_alpha, "policy_optimizer": self._policy_optimizer,
-            "critic_optimizer": self._critic_optimizer, "alpha_optimizer": self._alpha_optimizer,
+            "log_alpha": self._log_alpha, "policy_optimizer": checkpointed(self._policy_optimizer),
+            "critic_optimizer": checkpointed(self._critic_optimizer),
+            "alpha_optimizer": checkpointed(self._alpha_optimizer),
         }
 
     def serving_module(self) -> tf.Module:
@@ -222,7 +227,8 @@ class SACAgent(ReplayAgent):
             q_taken = [c.q(f, self._unit(steps["action"][:-1])) for c, f in zip(self._critics, features)]
             loss_critic = critic_loss(q_taken[0], q_taken[1], targets, weights_t)
         critic_norm = replicas.apply_gradients(
-            self._critic_optimizer, tape.gradient(loss_critic, critic_variables), critic_variables
+            self._critic_optimizer, replicas.gradients(tape, loss_critic, critic_variables, self._critic_optimizer),
+            critic_variables,
         )
 
         # Policy: maximise the soft value of reparameterised actions under the updated critics.
@@ -233,12 +239,18 @@ class SACAgent(ReplayAgent):
             log_pi = self._distribution.log_prob(params_tm1, action)
             q_new = [c.q(c.features(steps)[:-1], self._unit(action)) for c in self._critics]
             loss_actor = actor_loss(q_new[0], q_new[1], log_pi, alpha, weights_t)
-        replicas.apply_gradients(self._policy_optimizer, tape.gradient(loss_actor, policy_variables), policy_variables)
+        replicas.apply_gradients(
+            self._policy_optimizer, replicas.gradients(tape, loss_actor, policy_variables, self._policy_optimizer),
+            policy_variables,
+        )
 
         # Temperature: steer the policy's entropy towards the target.
         with tf.GradientTape() as tape:
             loss_alpha = temperature_loss(self._log_alpha, log_pi, self._target_entropy)
-        replicas.apply_gradients(self._alpha_optimizer, [tape.gradient(loss_alpha, self._log_alpha)], [self._log_alpha])
+        replicas.apply_gradients(
+            self._alpha_optimizer, replicas.gradients(tape, loss_alpha, [self._log_alpha], self._alpha_optimizer),
+            [self._log_alpha],
+        )
 
         td = 0.5 * (tf.abs(targets - q_taken[0]) + tf.abs(targets - q_taken[1]))
         metrics = {

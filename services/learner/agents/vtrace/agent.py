@@ -12,6 +12,7 @@ from seedrl.learner.agents.base import ActOutput, Agent, FieldSpec, StepInputs, 
 from seedrl.learner.agents.vtrace.config import VTraceConfig
 from seedrl.learner.agents.vtrace.losses import impala_loss, transition_rewards_and_discounts
 from seedrl.learner.devices import replicas
+from seedrl.learner.devices.precision import checkpointed, loss_scaled
 from seedrl.learner.devices.replicated_step import ReplicatedStep
 from seedrl.learner.networks import NetworkConfig, PolicyValueNetwork, zero_step
 
@@ -35,7 +36,9 @@ class VTraceAgent(Agent):
         obs_shape, obs_dtype = spec.observation_shape, tf.as_dtype(spec.observation_dtype)
         self._network_config = network or NetworkConfig()
         self._network = PolicyValueNetwork(spec, self._network_config, self._num_actions)
-        self._optimizer = tf.keras.optimizers.Adam(learning_rate=config.learning_rate, epsilon=config.adam_epsilon)
+        self._optimizer = loss_scaled(
+            tf.keras.optimizers.Adam(learning_rate=config.learning_rate, epsilon=config.adam_epsilon)
+        )
 
         obs_spec = tf.TensorSpec([None, *obs_shape], obs_dtype)
         self._obs_spec = obs_spec
@@ -87,7 +90,7 @@ class VTraceAgent(Agent):
         return list(self._network.variables)
 
     def checkpoint_items(self) -> dict[str, Any]:
-        return {"network": self._network, "optimizer": self._optimizer}
+        return {"network": self._network, "optimizer": checkpointed(self._optimizer)}
 
     def serving_module(self) -> tf.Module:
         inputs = {"observation": tf.TensorSpec(self._obs_spec.shape, self._obs_spec.dtype, name="observation")}
@@ -150,7 +153,8 @@ class VTraceAgent(Agent):
                 clip_pg_rho_threshold=config.clip_pg_rho_threshold,
             )
         grad_norm = replicas.apply_gradients(
-            self._optimizer, tape.gradient(losses.loss, variables), variables, config.max_grad_norm
+            self._optimizer, replicas.gradients(tape, losses.loss, variables, self._optimizer), variables,
+            config.max_grad_norm,
         )
         metrics = {
             "loss/total": losses.loss,
