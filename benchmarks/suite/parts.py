@@ -126,8 +126,10 @@ def measure_cartpole(windows: Windows, run: int) -> Measured:
         measured.values[f"{agent}.time_to_475"] = result.summary["solved_at_seconds"]
         measured.values[f"{agent}.fps"] = result.summary["fps"]
         measured.values[f"{agent}.best_return"] = result.best_mean_return
-        if restarts := result.summary["learner_restarts"]:
-            measured.errors[agent] = f"the learner exited and was restarted {restarts} time(s); the figures are kept"
+        restarts = {kind: result.summary[f"{kind}_restarts"] for kind in ("learner", "actor")}
+        if any(restarts.values()):
+            measured.errors[agent] = (f"processes exited and were restarted ({restarts['learner']} learner, "
+                                      f"{restarts['actor']} actor); the figures are kept")
     return measured
 
 
