@@ -10,6 +10,7 @@ import subprocess
 import pytest
 
 from tests.integration.helpers import pids_with, seedrl
+from tests.unit.test_envs_families import GFOOTBALL
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +41,18 @@ FAMILIES = {
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_a_family_trains_through_the_learner_and_actors(tmp_path, family):
-    flags, served_spec, frames = FAMILIES[family]
+    train_briefly(tmp_path, *FAMILIES[family])
+
+
+@GFOOTBALL
+def test_football_trains_through_the_gfootball_backend(tmp_path):
+    flags, served_spec, frames = FAMILIES["football-envpool"]
+    train_briefly(tmp_path, [*flags, "--env-options.backend", "gfootball"], served_spec, frames)
+
+
+def train_briefly(tmp_path, flags: list[str], served_spec: str, frames: int) -> None:
+    """`seedrl train` for `frames` frames with one actor of 4 envs: it ends by its budget, serves `served_spec`,
+    ends episodes, reports returns, takes steps and leaves no process behind."""
     process = seedrl(
         "train", *flags, "--actors", "1", "--envs-per-actor", "4", "--streams-per-actor", "2",
         "--vtrace.batch-size", "2", "--vtrace.unroll-length", "8", "--total-frames", str(frames),

@@ -1,5 +1,8 @@
-"""Env families other than Atari and DeepMind Lab: MuJoCo, Football (envpool), any Gymnasium env,
-custom `module:callable` factories behind the operator's switch, and per-family options."""
+"""Env families other than Atari and DeepMind Lab: MuJoCo, Football (envpool, and the gfootball
+package where it is built), any Gymnasium env, custom `module:callable` factories behind the
+operator's switch, and per-family options."""
+
+import importlib.util
 
 import numpy as np
 import pytest
@@ -44,6 +47,35 @@ def test_football_through_envpool_stacks_four_super_mini_maps_and_ends_episodes(
     assert len(returns) >= 2 and all(r in (0.0, 1.0) for r in returns)
     with pytest.raises(UnknownEnvError, match="academy_empty_goal_close"):
         check_env_id("football:no_such_scenario")
+
+
+GFOOTBALL = pytest.mark.skipif(
+    importlib.util.find_spec("gfootball") is None,
+    reason="the gfootball package builds from source with apt libraries (docs/environments.md); CI runs "
+           "Football through envpool",
+)
+
+
+@GFOOTBALL
+def test_football_through_gfootball_serves_envpools_spec_and_scores():
+    """The real gfootball package: Gymnasium's checks, the same spec as envpool, goals scored running right,
+    and `scoring,checkpoints` adding the checkpoint rewards on the way."""
+    gfootball = EnvOptions(backend="gfootball")
+    env, frames_per_step = make_env("football:academy_empty_goal_close", seed=0, options=gfootball)
+    check_env(env, skip_render_check=True)
+    assert frames_per_step == 1
+    envpool = env_spec("football:academy_empty_goal_close")
+    assert env_spec("football:academy_empty_goal_close", gfootball).differences(envpool) == []
+    for rewards, highest in (("scoring", 1.0), ("scoring,checkpoints", 2.0)):
+        options = EnvOptions(backend="gfootball", rewards=rewards)
+        batch = EnvBatch.make("football:academy_empty_goal_close", 2, seed=0, options=options)
+        assert batch.reset().observations.shape == (2, 72, 96, 16)
+        returns = []
+        for _ in range(450):  # the scenario lasts at most 400 steps
+            returns += batch.step(np.full(2, 5)).episode_returns.tolist()  # 5: run right, towards the goal
+        assert len(returns) >= 2 and max(returns) > 0 and all(0 <= r <= highest + 1e-6 for r in returns), returns
+        if rewards == "scoring,checkpoints":
+            assert max(returns) > 1.0, "checkpoint rewards are paid on the way to the goal"
 
 
 def test_gymnasium_envs_with_structured_observations_are_flattened():
