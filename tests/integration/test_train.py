@@ -6,6 +6,7 @@ import json
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -30,34 +31,40 @@ def summary(logdir):
     return json.loads((logdir / "summary.json").read_text())
 
 
-def train_cartpole(logdir) -> tuple[dict, str]:
-    """One `seedrl train` run towards 475 within the budget: its summary.json and its output."""
+def train_cartpole(logdir, *flags: str) -> tuple[dict, str]:
+    """One `seedrl train FLAGS` run towards 475 within the budget: its summary.json and its output."""
     process = seedrl(
         "train", "--env", "gym:CartPole-v1", "--agent", "vtrace", "--actors", "2", "--envs-per-actor", "16",
         "--total-frames", str(CARTPOLE_FRAME_BUDGET), "--stop-at-return", "475", "--max-seconds", "400",
-        "--logdir", str(logdir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        "--logdir", str(logdir), *flags, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     out, _ = process.communicate(timeout=600)
     assert process.returncode == 0, out
     return summary(logdir), out
 
 
-def test_seedrl_train_solves_cartpole_within_the_frame_budget(tmp_path):
+def solve_cartpole(tmp_path, *flags: str) -> tuple[dict, str, Path]:
+    """Up to CARTPOLE_ATTEMPTS runs of `train_cartpole`, until one solves: its summary, output and logdir."""
     attempts = []
     for attempt in range(CARTPOLE_ATTEMPTS):
         logdir = tmp_path / f"attempt-{attempt}"
-        result, out = train_cartpole(logdir)
+        result, out = train_cartpole(logdir, *flags)
         attempts.append(result)
         if result["stop_reason"] == "solved":
             break
     assert result["stop_reason"] == "solved", attempts
-    assert SUMMARY_KEYS <= set(result)
     assert result["mean_return_100"] >= 475 and result["frames"] <= CARTPOLE_FRAME_BUDGET
+    assert pids_with(str(tmp_path)) == []  # no stray processes
+    return result, out, logdir
+
+
+def test_seedrl_train_solves_cartpole_within_the_frame_budget(tmp_path):
+    result, out, logdir = solve_cartpole(tmp_path)
+    assert SUMMARY_KEYS <= set(result)
     assert 0 < result["solved_at_seconds"] <= result["wall_seconds"]
     assert "return(100)" in out  # the progress line
     assert list((logdir / "checkpoints").glob("ckpt-*.index"))  # final checkpoint
     assert_tensorboard_tags_are_metric_names(logdir / "tensorboard")
-    assert pids_with(str(tmp_path)) == []  # no stray processes
 
 
 def assert_tensorboard_tags_are_metric_names(folder):
