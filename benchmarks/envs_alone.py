@@ -15,6 +15,8 @@ import time
 
 import numpy as np
 
+from benchmarks.cores import Cores, pinned_to
+
 from seedrl.actor.config import ActorConfig
 from seedrl.actor.envs import MissingEnvPackage
 from seedrl.actor.envs.options import EnvOptions
@@ -25,9 +27,10 @@ MISSING_PACKAGE = 3  # exit status: the env family's package is not installed he
 
 
 def run_envs_alone(
-    actors: int, envs: int, streams: int, seconds: float, env: str = "gym:CartPole-v1", env_options: str = "{}"
+    actors: int, envs: int, streams: int, seconds: float, env: str = "gym:CartPole-v1", env_options: str = "{}",
+    cores: Cores | None = None,
 ) -> float:
-    """Env steps/s summed over `actors` concurrent processes of this benchmark.
+    """Env steps/s summed over `actors` concurrent processes of this benchmark, on `cores` (default: any).
 
     Raises:
       MissingEnvPackage: the env family's package is not installed (the message says which).
@@ -37,7 +40,7 @@ def run_envs_alone(
         subprocess.Popen(
             [sys.executable, "-m", "benchmarks.envs_alone", "--env", env, "--env-options", env_options,
              "--envs", str(envs), "--streams", str(streams), "--seconds", str(seconds), "--seed", str(i * envs)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=pinned_to(cores),
         )
         for i in range(actors)
     ]

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import grpc
 
+from benchmarks.cores import Cores, pinned_to
+
 from seedrl.common.ports import free_port
 from seedrl.v1 import learner_pb2 as pb
 from seedrl.v1 import learner_pb2_grpc as pb_grpc
@@ -33,8 +35,11 @@ def _status(stub: pb_grpc.LearnerStub) -> pb.LearnerStatus | None:
         return None
 
 
-def _seedrl(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "seedrl.cli", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def _seedrl(*args: str, cores: Cores | None = None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "seedrl.cli", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        preexec_fn=pinned_to(cores),
+    )
 
 
 def _measure(port: int, processes: list[subprocess.Popen], seconds: float, warmup: float) -> Rate:
@@ -73,17 +78,19 @@ def measure_train(args: list[str], seconds: float, warmup: float = 4.0) -> Rate:
 
 
 def measure_inference_only(
-    learner_args: list[str], actor_args: list[str], actors: int, envs: int, seconds: float, warmup: float = 4.0
+    learner_args: list[str], actor_args: list[str], actors: int, envs: int, seconds: float, warmup: float = 4.0,
+    learner_cores: Cores | None = None, actor_cores: Cores | None = None,
 ) -> Rate:
     """A learner serving a fixed policy (`learner_args`, e.g. env and network) and `actors` actor
-    processes of `envs` envs each (`actor_args`, e.g. env and streams); the system's frame rate."""
+    processes of `envs` envs each (`actor_args`, e.g. env and streams); the system's frame rate.
+    The learner runs on `learner_cores`, the actors on `actor_cores` (default: any core)."""
     port = free_port()
     with tempfile.TemporaryDirectory() as logdir:
         processes = [_seedrl("learner", "--inference-only", "--port", str(port), "--logdir", logdir,
-                             "--total-frames", "1000000000", *learner_args)]
+                             "--total-frames", "1000000000", *learner_args, cores=learner_cores)]
         processes += [
             _seedrl("actor", "--learner", f"localhost:{port}", "--envs-per-actor", str(envs), "--seed", str(i * envs),
-                    "--actor-id", f"actor-{i}", *actor_args)
+                    "--actor-id", f"actor-{i}", *actor_args, cores=actor_cores)
             for i in range(actors)
         ]
         return _measure(port, processes, seconds, warmup)
