@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.test_train import solve_cartpole
-from tests.integration.test_train_on_policy import scalars
+from tests.integration.helpers import scalars, train_until_solved
+from tests.integration.test_train import CARTPOLE_FRAME_BUDGET, VTRACE_CARTPOLE
 
 pytestmark = pytest.mark.integration
 
 
 def test_split_inference_and_replicated_training_solve_cartpole(tmp_path):
-    _, _, logdir = solve_cartpole(
-        tmp_path, "--devices.accelerator", "cpu", "--devices.inference", "1", "--devices.training", "2",
-        "--devices.weight-refresh-steps", "2",
+    run = train_until_solved(
+        tmp_path, *VTRACE_CARTPOLE, "--devices.accelerator", "cpu", "--devices.inference", "1",
+        "--devices.training", "2", "--devices.weight-refresh-steps", "2", frames=CARTPOLE_FRAME_BUDGET, target=475,
     )
-    log = (logdir / "logs" / "learner.log").read_text()
+    log = (run.logdir / "logs" / "learner.log").read_text()
     assert "devices: CPU inference: /device:CPU:2; training (2 replicas): /device:CPU:0, /device:CPU:1" in log
     # Acting copies are refreshed every 2 steps, and the queue holds 2 batches: lag stays small.
-    lags = scalars(logdir / "tensorboard", "seedrl_policy_lag_steps")
+    lags = scalars(run.logdir / "tensorboard", "seedrl_policy_lag_steps")
     assert lags and max(lags) <= 6, lags

@@ -7,12 +7,11 @@ and trains on.
 
 from __future__ import annotations
 
-import json
 import subprocess
 
 import pytest
 
-from tests.integration.helpers import pids_with, seedrl
+from tests.integration.helpers import pids_with, seedrl, train, train_until_solved
 
 pytestmark = pytest.mark.integration
 
@@ -34,52 +33,25 @@ SAC_PENDULUM = [
 # Measured on the 2-core reference machine (docs/agents.md): R2D2 solved CartPole (mean return of the last 100
 # episodes >= 475) in 4 of 4 runs after 0.17M-0.33M frames (59-115 s), SAC reached a mean of -250 on Pendulum in
 # 4 of 4 runs after 39k-46k frames (23-40 s). The replay ratio fixes the gradient steps per frame, so frames to
-# solve do not depend on the machine's speed, but asynchronous acting is not reproducible run to run: the
-# budgets leave room for slower seeds, and a second, independent attempt keeps the test about learning rather
-# than about luck.
+# solve do not depend on the machine's speed; the budgets leave room for slower seeds.
 R2D2_FRAME_BUDGET = 500_000
 SAC_FRAME_BUDGET = 100_000
-ATTEMPTS = 2
-
-
-def train(logdir, flags: list[str], budget: int, stop_at: float, max_seconds: int) -> dict:
-    process = seedrl(
-        "train", *flags, "--total-frames", str(budget), "--stop-at-return", str(stop_at),
-        "--max-seconds", str(max_seconds), "--logdir", str(logdir),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    out, _ = process.communicate(timeout=max_seconds + 120)
-    assert process.returncode == 0, out
-    return json.loads((logdir / "summary.json").read_text())
-
-
-def solve(tmp_path, flags, budget, stop_at, max_seconds) -> dict:
-    attempts = []
-    for attempt in range(ATTEMPTS):
-        result = train(tmp_path / f"attempt-{attempt}", flags, budget, stop_at, max_seconds)
-        attempts.append(result)
-        if result["stop_reason"] == "solved":
-            break
-    assert result["stop_reason"] == "solved", attempts
-    assert result["mean_return_100"] >= stop_at and result["frames"] <= budget
-    assert pids_with(str(tmp_path)) == []
-    return result
 
 
 def test_r2d2_solves_cartpole_within_the_frame_budget(tmp_path):
-    solve(tmp_path, R2D2_CARTPOLE, R2D2_FRAME_BUDGET, 475, max_seconds=300)
+    train_until_solved(tmp_path, *R2D2_CARTPOLE, frames=R2D2_FRAME_BUDGET, target=475, max_seconds=300)
 
 
 def test_sac_swings_pendulum_up_within_the_frame_budget(tmp_path):
-    solve(tmp_path, SAC_PENDULUM, SAC_FRAME_BUDGET, -250, max_seconds=200)
+    train_until_solved(tmp_path, *SAC_PENDULUM, frames=SAC_FRAME_BUDGET, target=-250, max_seconds=200)
 
 
 def test_a_restarted_replay_learner_refills_its_replay_and_trains_on(tmp_path):
     """Replay is not checkpointed: the second run restores the networks, refills min_fill unrolls, trains."""
     flags = [*SAC_PENDULUM, "--actors", "1", "--sac.replay.min-fill", "2000", "--sac.replay.replay-ratio", "4"]
-    first = train(tmp_path, flags, 6_000, 1e9, max_seconds=120)
+    first = train(tmp_path, *flags, "--total-frames", "6000", max_seconds=120).summary
     assert first["stop_reason"] == "total_frames" and first["learner_steps"] > 0
-    second = train(tmp_path, flags, 14_000, 1e9, max_seconds=120)
+    second = train(tmp_path, *flags, "--total-frames", "14000", max_seconds=120).summary
     assert second["frames"] >= 14_000 and second["frames_this_run"] <= 14_000 - 5_000
     assert second["learner_steps"] > first["learner_steps"]
     log = (tmp_path / "logs" / "learner.log").read_text()
