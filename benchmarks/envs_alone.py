@@ -16,7 +16,6 @@ import time
 import numpy as np
 
 from benchmarks.cores import Cores, pinned_to
-
 from seedrl.actor.config import ActorConfig
 from seedrl.actor.envs import MissingEnvPackage
 from seedrl.actor.envs.options import EnvOptions

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import grpc
 
 from benchmarks.cores import Cores, pinned_to
-
 from seedrl.common.ports import free_port
 from seedrl.v1 import learner_pb2 as pb
 from seedrl.v1 import learner_pb2_grpc as pb_grpc

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from seedrl.common.ports import free_port
-from tests.integration.helpers import pids_with, seedrl, status, wait_for
+from tests.integration.helpers import pids_with, read_summary, seedrl, status, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +47,7 @@ class Run:
     def stop(self) -> dict:
         self.process.send_signal(signal.SIGINT)
         self.process.wait(120)
-        return json.loads((self.logdir / "summary.json").read_text())
+        return read_summary(self.logdir)
 
 
 def _cmdline(pid: int) -> str:

@@ -32,6 +32,11 @@ class Run:
     logdir: Path
 
 
+def read_summary(logdir: Path) -> dict:
+    """The summary.json a `seedrl train` run leaves in its run folder."""
+    return json.loads((logdir / "summary.json").read_text())
+
+
 def train(logdir: Path, *flags: str, max_seconds: int = 400) -> Run:
     """Run `seedrl train FLAGS` in `logdir` to its end (at most `max_seconds`); it must exit with 0."""
     process = seedrl(
@@ -40,7 +45,7 @@ def train(logdir: Path, *flags: str, max_seconds: int = 400) -> Run:
     )
     out, _ = process.communicate(timeout=max_seconds + 200)
     assert process.returncode == 0, out
-    return Run(json.loads((logdir / "summary.json").read_text()), out, logdir)
+    return Run(read_summary(logdir), out, logdir)
 
 
 # Asynchronous training is not reproducible run to run: now and then a run plateaus, or needs twice the

@@ -4,12 +4,9 @@ checked against it), episodes end, returns are reported and the learner takes gr
 
 from __future__ import annotations
 
-import json
-import subprocess
-
 import pytest
 
-from tests.integration.helpers import pids_with, seedrl
+from tests.integration.helpers import pids_with, train
 from tests.unit.test_envs_families import GFOOTBALL
 
 pytestmark = pytest.mark.integration
@@ -53,14 +50,10 @@ def test_football_trains_through_the_gfootball_backend(tmp_path):
 def train_briefly(tmp_path, flags: list[str], served_spec: str, frames: int) -> None:
     """`seedrl train` for `frames` frames with one actor of 4 envs: it ends by its budget, serves `served_spec`,
     ends episodes, reports returns, takes steps and leaves no process behind."""
-    process = seedrl(
-        "train", *flags, "--actors", "1", "--envs-per-actor", "4", "--streams-per-actor", "2",
-        "--vtrace.batch-size", "2", "--vtrace.unroll-length", "8", "--total-frames", str(frames),
-        "--max-seconds", "150", "--logdir", str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    out, _ = process.communicate(timeout=240)
-    assert process.returncode == 0, out
-    summary = json.loads((tmp_path / "summary.json").read_text())
+    summary = train(
+        tmp_path, *flags, "--actors", "1", "--envs-per-actor", "4", "--streams-per-actor", "2",
+        "--vtrace.batch-size", "2", "--vtrace.unroll-length", "8", "--total-frames", str(frames), max_seconds=150,
+    ).summary
     assert summary["stop_reason"] == "total_frames", summary
     assert summary["frames"] >= frames and summary["actor_restarts"] == 0
     assert summary["episodes"] >= 1 and summary["mean_return_100"] is not None  # episodes ended, returns reported

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
-import sys
 
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from seedrl.common import metrics as m
 from seedrl.common.ports import free_port
-from tests.integration.helpers import pids_with, seedrl, status, train_until_solved, wait_for
+from tests.integration.helpers import pids_with, read_summary, seedrl, status, train, train_until_solved, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -21,10 +19,6 @@ pytestmark = pytest.mark.integration
 CARTPOLE_FRAME_BUDGET = 1_000_000
 VTRACE_CARTPOLE = ["--env", "gym:CartPole-v1", "--agent", "vtrace", "--actors", "2", "--envs-per-actor", "16"]
 SUMMARY_KEYS = {"frames", "wall_seconds", "fps", "mean_return_100", "episodes", "solved_at_seconds"}
-
-
-def summary(logdir):
-    return json.loads((logdir / "summary.json").read_text())
 
 
 def test_seedrl_train_solves_cartpole_within_the_frame_budget(tmp_path):
@@ -68,7 +62,7 @@ def test_a_killed_actor_is_restarted_and_training_goes_on_until_ctrl_c(tmp_path)
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0, out
-    result = summary(tmp_path)
+    result = read_summary(tmp_path)
     assert result["stop_reason"] == "interrupted"
     assert result["actor_restarts"] >= 1
     assert result["frames"] > frames_at_kill
@@ -78,12 +72,7 @@ def test_a_killed_actor_is_restarted_and_training_goes_on_until_ctrl_c(tmp_path)
 
 def test_rerunning_with_the_same_logdir_resumes_from_the_checkpoint(tmp_path):
     def run(total_frames):
-        subprocess.run(
-            [sys.executable, "-m", "seedrl.cli", "train", "--actors", "1", "--envs-per-actor", "16", "--total-frames", str(total_frames),
-             "--logdir", str(tmp_path)],
-            check=True, capture_output=True, timeout=300,
-        )
-        return summary(tmp_path)
+        return train(tmp_path, "--actors", "1", "--envs-per-actor", "16", "--total-frames", str(total_frames)).summary
 
     first = run(30_000)
     assert first["stop_reason"] == "total_frames" and first["frames"] >= 30_000
