@@ -31,15 +31,15 @@ split_cpu(3)  # before TensorFlow first runs; ignored when GPUs are present (the
 
 import tensorflow as tf  # noqa: E402
 
-from seedrl.actor.envs import env_spec  # noqa: E402
+from seedrl.envs.describe import env_spec  # noqa: E402
 from seedrl.common import metrics as m  # noqa: E402
 from seedrl.common.spaces import EnvSpec  # noqa: E402
 from seedrl.learner.agents.base import StepInputs, TrainingBatch  # noqa: E402
 from seedrl.learner.agents.vtrace.agent import VTraceAgent  # noqa: E402
-from seedrl.learner.agents.vtrace.config import VTraceConfig  # noqa: E402
+from seedrl.spec.vtrace import VTraceConfig  # noqa: E402
 from seedrl.learner.devices.acting import InferenceCopies, LiveActing  # noqa: E402
 from seedrl.learner.devices.precision import mixed_precision  # noqa: E402
-from seedrl.learner.networks import NetworkConfig  # noqa: E402
+from seedrl.spec.network import NetworkConfig  # noqa: E402
 
 
 def accelerators() -> list[str]:

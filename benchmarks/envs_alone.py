@@ -16,9 +16,9 @@ import time
 import numpy as np
 
 from benchmarks.cores import Cores, pinned_to
-from seedrl.actor.config import ActorConfig
-from seedrl.actor.envs import MissingEnvPackage
-from seedrl.actor.envs.options import EnvOptions
+from seedrl.spec.actor import ActorConfig
+from seedrl.envs.errors import MissingEnvPackage
+from seedrl.spec.env import EnvOptions
 from seedrl.actor.loop import make_groups
 from seedrl.common.spaces import DiscreteSpace
 

@@ -16,7 +16,7 @@ import platform
 import subprocess
 
 from benchmarks.envs_alone import run_envs_alone
-from seedrl.actor.envs import MissingEnvPackage
+from seedrl.envs.errors import MissingEnvPackage
 
 CASES = [
     ("atari:Pong", {"backend": "ale"}),

@@ -32,7 +32,7 @@ import grpc
 import numpy as np
 from prometheus_client.parser import text_string_to_metric_families
 
-from seedrl.actor.envs import env_spec
+from seedrl.envs.describe import env_spec
 from seedrl.common import tensors
 from seedrl.common.ports import free_port
 from seedrl.common.spaces import EnvSpec, spec_to_proto

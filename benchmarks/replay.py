@@ -86,9 +86,9 @@ def replay_rates(capacity: int, seconds: float) -> tuple[float, float, float, fl
 
 def train_steps_per_second(agent_name: str, seconds: float) -> tuple[float, int, int]:
     """(train steps/s, batch size, T) of one agent on a fixed random batch, after its first (tracing) step."""
-    from seedrl.actor.envs import env_spec
+    from seedrl.envs.describe import env_spec
     from seedrl.learner.agents import build_agent
-    from seedrl.learner.config import LearnerConfig
+    from seedrl.spec.learner import LearnerConfig
     from seedrl.learner.inference import unroll_fields
     from seedrl.learner.replay.agent import ReplayAgent
     from seedrl.learner.training import time_major
@@ -117,7 +117,7 @@ def train_steps_per_second(agent_name: str, seconds: float) -> tuple[float, int,
 def flags_to_values(flags: list[str]) -> dict:
     """`seedrl train` flags of the learning tests -> nested config values."""
     from seedrl.common.flags import add_model_flags, model_values
-    from seedrl.learner.config import LearnerConfig
+    from seedrl.spec.learner import LearnerConfig
 
     parser = argparse.ArgumentParser()
     add_model_flags(parser, LearnerConfig)

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from seedrl.admission import admit
 from seedrl.common import flags
 
 
@@ -23,14 +24,14 @@ def _load(model: type[BaseModel], args: argparse.Namespace) -> Any:
     """The model from `--config FILE` (JSON) overlaid with the flags given."""
     base = json.loads(Path(args.config).read_text()) if getattr(args, "config", None) else {}
     try:
-        return model.model_validate(flags.merge(base, flags.model_values(args, model)))
+        return admit(model, flags.merge(base, flags.model_values(args, model)))
     except ValidationError as error:
         sys.exit(f"seedrl: invalid configuration:\n{error}")
 
 
 def _learner(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from seedrl.learner.config import LearnerConfig
+    from seedrl.spec.learner import LearnerConfig
     from seedrl.learner.main import run_learner
 
     run_learner(_load(LearnerConfig, args))
@@ -38,7 +39,7 @@ def _learner(args: argparse.Namespace) -> int:
 
 
 def _actor(args: argparse.Namespace) -> int:
-    from seedrl.actor.config import ActorConfig
+    from seedrl.spec.actor import ActorConfig
     from seedrl.actor.loop import ActorRefused, run_actor
     from seedrl.common.defaults import ACTOR_REFUSED_EXIT_CODE
 
@@ -69,7 +70,7 @@ def _controller(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from seedrl.learner.config import LearnerConfig
+    from seedrl.spec.learner import LearnerConfig
     from seedrl.learner.export import export_saved_model
 
     config = LearnerConfig.model_validate_json(Path(args.config).read_text())
@@ -79,8 +80,8 @@ def _export(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from seedrl.actor.envs import UnknownEnvError
-    from seedrl.actor.envs.options import EnvOptions
+    from seedrl.spec.env import UnknownEnvError
+    from seedrl.spec.env import EnvOptions
     from seedrl.learner.evaluate import EvaluationError, evaluate
 
     try:
@@ -114,11 +115,11 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from seedrl.actor.config import ActorConfig
+    from seedrl.spec.actor import ActorConfig
     from seedrl.client.commands import add_commands
     from seedrl.controller.config import ControllerConfig
     from seedrl.launch.config import CLUSTER_ONLY_FIELDS, TrainConfig
-    from seedrl.learner.config import LearnerConfig
+    from seedrl.spec.learner import LearnerConfig
 
     parser = argparse.ArgumentParser(prog="seedrl", description="SEED RL: central batched inference, distributed actors.")
     commands = parser.add_subparsers(dest="command", required=True)

@@ -21,7 +21,7 @@ from benchmarks.suite.machine import gpu_names
 from benchmarks.system import measure_train
 from benchmarks.throughput import measure_config
 from benchmarks.time_to_solve import README_ARGS, TrainFailed, train_once
-from seedrl.actor.envs import MissingEnvPackage
+from seedrl.envs.errors import MissingEnvPackage
 from tests.integration.test_train_replay import R2D2_CARTPOLE, R2D2_FRAME_BUDGET
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 import numpy as np
 
-from seedrl.actor.env_batch import StepResult
+from seedrl.envs.batch import StepResult
 from seedrl.common import tensors
 from seedrl.common.spaces import EnvSpec, spec_to_proto
 from seedrl.v1 import learner_pb2 as pb

@@ -16,10 +16,10 @@ import time
 import grpc
 import numpy as np
 
-from seedrl.actor.backoff import Backoff
+from seedrl.common.backoff import Backoff
 from seedrl.actor.client import HandshakeRefused, LearnerStream
-from seedrl.actor.config import ActorConfig
-from seedrl.actor.env_batch import EnvBatch
+from seedrl.spec.actor import ActorConfig
+from seedrl.envs.batch import EnvBatch
 from seedrl.common import metrics as m
 from seedrl.common.files import write_atomically
 from seedrl.common.grpc_options import channel_options

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
-from seedrl.controller.config import TOKEN_ENV
+from seedrl.common.defaults import API_TOKEN_ENV
 
 if TYPE_CHECKING:
     from seedrl.client.api import ApiClient
@@ -201,7 +201,7 @@ def _runner(action: Action) -> Callable[[argparse.Namespace], int]:
         logging.getLogger("httpx").setLevel(logging.WARNING)  # no log line per request
         try:
             with ApiClient(args.url or os.environ.get(URL_ENV) or DEFAULT_URL,
-                           args.token or os.environ.get(TOKEN_ENV) or None) as api:
+                           args.token or os.environ.get(API_TOKEN_ENV) or None) as api:
                 action(api, args)
         except (ClientError, SpecError) as error:
             print(f"seedrl: {error}", file=sys.stderr)
@@ -220,7 +220,7 @@ def _common() -> argparse.ArgumentParser:
     """The options every client command takes: where the controller is, the token, the output format."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--url", help=f"The controller's base URL (default: ${URL_ENV}, else {DEFAULT_URL}).")
-    common.add_argument("--token", help=f"API bearer token (default: ${TOKEN_ENV}).")
+    common.add_argument("--token", help=f"API bearer token (default: ${API_TOKEN_ENV}).")
     common.add_argument("--output", choices=("table", "json"), default="table",
                         help="Print a table (default) or the API's JSON.")
     return common

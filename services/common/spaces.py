@@ -7,7 +7,6 @@ experiment's own and refuses a stream whose spec differs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -106,22 +105,6 @@ class EnvSpec:
         if isinstance(self.action_space, DiscreteSpace):
             return np.dtype(np.int32)
         return np.dtype(self.action_space.dtype)
-
-
-def space_from_gymnasium(space: Any) -> Space:
-    """Convert a `gymnasium.spaces.Box` or `Discrete`; other spaces are refused."""
-    from gymnasium import spaces as gym_spaces
-
-    if isinstance(space, gym_spaces.Discrete):
-        return DiscreteSpace(n=int(space.n), start=int(space.start))
-    if isinstance(space, gym_spaces.Box):
-        return BoxSpace(
-            shape=tuple(int(d) for d in space.shape),
-            dtype=np.dtype(space.dtype).name,
-            low=np.asarray(space.low),
-            high=np.asarray(space.high),
-        )
-    raise TypeError(f"unsupported space {space!r}: only Box and Discrete spaces travel")
 
 
 def space_to_proto(space: Space) -> pb.Space:

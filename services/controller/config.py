@@ -8,7 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-TOKEN_ENV = "SEEDRL_API_TOKEN"
+from seedrl.common import defaults
+
+TOKEN_ENV = defaults.API_TOKEN_ENV
 DEFAULT_PORT = 8080
 
 

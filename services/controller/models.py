@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from seedrl.common.spec import CHECKPOINT_REF_PATTERN, ExperimentSpec
+from seedrl.spec.experiment import CHECKPOINT_REF_PATTERN, ExperimentSpec
 
 
 class Phase(str, Enum):

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from seedrl.common import defaults
 from seedrl.common.run_folder import RunFolder
-from seedrl.common.spec import ExperimentName, ExperimentSpec
+from seedrl.spec.experiment import ExperimentName, ExperimentSpec
 
 # Fields of the spec that mean nothing on one machine (kept out of the flags).
 CLUSTER_ONLY_FIELDS = frozenset({"resources"})

@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from seedrl.actor.envs import reward_threshold
+from seedrl.envs.registry import reward_threshold
 from seedrl.common.checkpoint_files import latest_checkpoint
 from seedrl.common.files import write_json
 from seedrl.controller.runtimes.local_experiment import LocalExperiment, LocalOptions

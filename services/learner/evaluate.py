@@ -15,15 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
-from seedrl.actor.env_batch import EnvBatch, GymnasiumEnvs
-from seedrl.actor.envs import env_spec, frame_stack, make_env
-from seedrl.actor.envs.options import EnvOptions
+from seedrl.envs.batch import EnvBatch, GymnasiumEnvs
+from seedrl.envs.describe import env_spec
+from seedrl.envs.registry import frame_stack, make_env
+from seedrl.spec.env import EnvOptions
 from seedrl.common.checkpoint_files import latest_checkpoint
 from seedrl.common.run_folder import RunFolder
 from seedrl.learner.agents import build_agent
 from seedrl.learner.agents.base import Agent, StepInputs
 from seedrl.learner.checkpoints import Checkpointer
-from seedrl.learner.config import LearnerConfig
+from seedrl.spec.learner import LearnerConfig
 from seedrl.learner.episodes import EpisodeStats
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from seedrl.actor.envs import env_spec
+from seedrl.envs.describe import env_spec
 from seedrl.learner.agents import build_agent
-from seedrl.learner.config import LearnerConfig
+from seedrl.spec.learner import LearnerConfig
 
 
 def export_saved_model(config: LearnerConfig, checkpoint: Path, out_dir: Path) -> Path:

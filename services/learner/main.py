@@ -11,14 +11,14 @@ import grpc
 import tensorflow as tf
 from google.protobuf import json_format
 
-from seedrl.actor.envs import env_spec
+from seedrl.envs.describe import env_spec
 from seedrl.common import metrics as m
 from seedrl.common.files import write_atomically
 from seedrl.common.grpc_options import server_options
 from seedrl.learner.agents import build_agent
 from seedrl.learner.batcher import DeadlineBatcher
 from seedrl.learner.checkpoints import Checkpointer
-from seedrl.learner.config import LearnerConfig
+from seedrl.spec.learner import LearnerConfig
 from seedrl.learner.devices.acting import Acting, InferenceCopies, LiveActing
 from seedrl.learner.devices.plan import DevicePlan
 from seedrl.learner.devices.precision import mixed_precision

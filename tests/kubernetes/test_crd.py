@@ -15,7 +15,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from seedrl.common.spec import ExperimentSpec
+from seedrl.spec.experiment import ExperimentSpec
 from seedrl.controller.runtimes.kubernetes import crd
 from seedrl.controller.runtimes.kubernetes.resource import spec_of, to_resource
 

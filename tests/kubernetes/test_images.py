@@ -1,10 +1,10 @@
 """The images' install step (docker/install.sh), run as the Dockerfiles run it, into fresh virtualenvs.
 
 No Docker engine runs here, so the one command each Dockerfile runs is run by this test instead:
-the controller's and the (CPU) actor's extras are installed from this checkout into a new venv
-and their entry points started. The GPU learner's and the Atari/MuJoCo/Football actor's extras
-download gigabytes (CUDA, envpool), so for them the test checks only that the Dockerfile's
-extras exist. Marked `integration` (about a minute with a warm pip cache).
+the (CPU) actor's extras are installed from this checkout into a new venv and its entry point
+started (the controller's: tests/integration/test_controller_only_install.py). The GPU learner's and
+the Atari/MuJoCo/Football actor's extras download gigabytes (CUDA, envpool), so for them the test
+checks only that the Dockerfile's extras exist. Marked `integration` (about a minute with a warm pip cache).
 """
 
 from __future__ import annotations
@@ -46,21 +46,9 @@ def install(tmp_path: Path, extras: str) -> Path:
 
 
 @pytest.mark.integration
-def test_controller_image_install(tmp_path):
-    venv = install(tmp_path, ",".join(dockerfile_extras("controller")))
-    code = ("from seedrl.controller.runtimes.kubernetes.runtime import KubernetesRuntime; "
-            "import importlib.util as u; assert u.find_spec('tensorflow') is None; print('ok')")
-    assert subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True,
-                          check=True).stdout.strip() == "ok"
-    flags = subprocess.run([str(venv / "bin" / "seedrl"), "controller", "--help"], capture_output=True, text=True,
-                           check=True).stdout
-    assert "--kubernetes-config" in flags and "kubernetes" in flags
-
-
-@pytest.mark.integration
 def test_actor_image_install(tmp_path):
     venv = install(tmp_path, "actor")
-    code = ("from seedrl.actor.envs import env_spec; import importlib.util as u; "
+    code = ("from seedrl.envs.describe import env_spec; import importlib.util as u; "
             "assert u.find_spec('tensorflow') is None; print(env_spec('gym:CartPole-v1'))")
     out = subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip()  # the env spec of CartPole, made without TensorFlow

@@ -8,7 +8,7 @@ import random
 import pytest
 import yaml
 
-from seedrl.actor.backoff import Backoff
+from seedrl.common.backoff import Backoff
 from seedrl.controller.runtimes.kubernetes.api import AlreadyExistsError, ApiError, KubeApi, with_retries
 from tests.kubernetes.standin import StandInApiServer, StandInCluster
 

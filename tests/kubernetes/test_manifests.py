@@ -11,11 +11,11 @@ import subprocess
 import kubernetes_validate
 import pytest
 
-from seedrl.actor.config import ActorConfig
-from seedrl.common.spec import ExperimentSpec
+from seedrl.spec.actor import ActorConfig
+from seedrl.spec.experiment import ExperimentSpec
 from seedrl.controller.runtimes.kubernetes import manifests as mf
 from seedrl.controller.runtimes.kubernetes.options import KubernetesOptions
-from seedrl.learner.config import LearnerConfig
+from seedrl.spec.learner import LearnerConfig
 
 OWNER = mf.Owner("pong", "0b5e-uid", "rl")
 VERSIONS = ["1.30.0", kubernetes_validate.latest_version()]

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from seedrl.common.spec import ExperimentSpec
+from seedrl.spec.experiment import ExperimentSpec
 from seedrl.controller.models import Phase
 from seedrl.controller.runtimes.base import Conflict, Invalid, NotFound
 from seedrl.controller.runtimes.kubernetes.resource import RESTORE_ANNOTATION

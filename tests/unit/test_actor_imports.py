@@ -7,8 +7,8 @@ import sys
 def test_the_actor_side_never_imports_tensorflow():
     code = (
         "import sys\n"
-        "import seedrl.cli, seedrl.actor.loop, seedrl.actor.env_batch\n"
-        "from seedrl.actor.env_batch import EnvBatch\n"
+        "import seedrl.cli, seedrl.actor.loop, seedrl.envs.batch\n"
+        "from seedrl.envs.batch import EnvBatch\n"
         "EnvBatch.make('gym:CartPole-v1', 2, seed=0).reset()\n"
         "seedrl.cli.build_parser()\n"
         "print('tensorflow' in sys.modules)\n"

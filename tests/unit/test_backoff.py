@@ -2,7 +2,7 @@
 
 import random
 
-from seedrl.actor.backoff import Backoff
+from seedrl.common.backoff import Backoff
 
 
 def test_waits_grow_up_to_the_cap_and_reset():

@@ -7,10 +7,10 @@ import pytest
 
 from seedrl.common.checkpoint_files import checkpoint_files, latest_checkpoint, list_checkpoints
 from seedrl.learner.agents.vtrace.agent import VTraceAgent
-from seedrl.learner.agents.vtrace.config import VTraceConfig
+from seedrl.spec.vtrace import VTraceConfig
 from seedrl.learner.checkpoints import Checkpointer
 from seedrl.learner.episodes import EpisodeStats
-from seedrl.learner.networks import NetworkConfig
+from seedrl.spec.network import NetworkConfig
 from tests.unit.test_tensors_and_specs import cartpole_spec
 
 STEPS = (10, 20, 30, 40)

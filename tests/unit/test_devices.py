@@ -13,13 +13,13 @@ import tensorflow as tf
 from seedrl.common import metrics as m
 from seedrl.learner.agents.base import StepInputs, TrainingBatch
 from seedrl.learner.agents.vtrace.agent import VTraceAgent
-from seedrl.learner.agents.vtrace.config import VTraceConfig
+from seedrl.spec.vtrace import VTraceConfig
 from seedrl.learner.devices.acting import InferenceCopies
-from seedrl.learner.devices.config import DevicesSpec
+from seedrl.spec.devices import DevicesSpec
 from seedrl.learner.devices.plan import plan_devices
 from seedrl.learner.devices.precision import mixed_precision
 from seedrl.learner.devices.strategy import learner_devices
-from seedrl.learner.networks import NetworkConfig
+from seedrl.spec.network import NetworkConfig
 from tests.unit.test_tensors_and_specs import cartpole_spec
 
 GPUS = [f"/device:GPU:{i}" for i in range(8)]
@@ -205,7 +205,7 @@ def test_the_plan_is_exported_one_series_per_device():
 
 
 def test_a_batch_size_that_does_not_divide_over_the_replicas_is_refused_at_start():
-    from seedrl.learner.config import LearnerConfig
+    from seedrl.spec.learner import LearnerConfig
     from seedrl.learner.main import check_batch_split
 
     check_batch_split(LearnerConfig(agent="ppo"), 32, 2)

@@ -3,8 +3,9 @@
 import gymnasium
 import numpy as np
 
-from seedrl.actor.env_batch import EnvBatch, GymnasiumEnvs
-from seedrl.actor.envs import env_spec, make_env, reward_threshold
+from seedrl.envs.batch import EnvBatch, GymnasiumEnvs
+from seedrl.envs.describe import env_spec
+from seedrl.envs.registry import make_env, reward_threshold
 
 
 def short_cartpoles(count, max_steps):

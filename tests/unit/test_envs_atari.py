@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from seedrl.actor.env_batch import EnvBatch
-from seedrl.actor.envs import UnknownEnvError, check_env_id, make_env
-from seedrl.actor.envs.options import EnvOptions
+from seedrl.envs.batch import EnvBatch
+from seedrl.envs.registry import check_env_id, make_env
+from seedrl.spec.env import UnknownEnvError
+from seedrl.spec.env import EnvOptions
 
 BACKENDS = ("ale", "envpool")
 

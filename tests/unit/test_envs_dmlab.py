@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from seedrl.actor.envs import MissingEnvPackage, make_env
-from seedrl.actor.envs.options import EnvOptions
-from seedrl.actor.envs.dmlab import DMLAB30, level_path
-from seedrl.actor.envs.dmlab_env import ACTION_SET, DMLabEnv, LevelCache
+from seedrl.envs.errors import MissingEnvPackage
+from seedrl.envs.registry import make_env
+from seedrl.spec.env import EnvOptions
+from seedrl.envs.dmlab import DMLAB30, level_path
+from seedrl.envs.dmlab_env import ACTION_SET, DMLabEnv, LevelCache
 
 
 class StandInLab:

@@ -9,11 +9,13 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 from pydantic import ValidationError
 
-from seedrl.actor.env_batch import EnvBatch
-from seedrl.actor.envs import ALLOW_CUSTOM_ENVS, UnknownEnvError, check_env_id, env_spec, make_env
-from seedrl.actor.envs.options import EnvOptions
+from seedrl.envs.batch import EnvBatch
+from seedrl.envs.describe import env_spec
+from seedrl.envs.registry import check_env_id, make_env
+from seedrl.spec.env import ALLOW_CUSTOM_ENVS, UnknownEnvError
+from seedrl.spec.env import EnvOptions
 from seedrl.common.spaces import BoxSpace, DiscreteSpace
-from seedrl.common.spec import ExperimentSpec, LearningSpec
+from seedrl.spec.experiment import ExperimentSpec, LearningSpec
 
 
 def test_mujoco_gives_float32_observations_and_actions_in_minus_one_one():
@@ -143,7 +145,7 @@ def test_options_a_family_does_not_read_are_refused_naming_the_field():
 
 def test_the_learner_and_the_actors_get_the_specs_env_options():
     from seedrl.controller.runtimes.process_configs import actor_config, learner_config
-    from seedrl.learner.config import LearnerConfig
+    from seedrl.spec.learner import LearnerConfig
 
     spec = ExperimentSpec(name="pong", env="atari:Pong", env_options={"sticky_actions": True, "frame_stack": 2})
     learner = LearnerConfig.model_validate(learner_config(spec, "runs/pong", 5555, -1, None))

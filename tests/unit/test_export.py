@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from seedrl.actor.envs import env_spec
+from seedrl.envs.describe import env_spec
 from seedrl.learner.agents import build_agent
 from seedrl.learner.agents.base import StepInputs
 from seedrl.learner.checkpoints import Checkpointer
-from seedrl.learner.config import LearnerConfig
+from seedrl.spec.learner import LearnerConfig
 from seedrl.learner.episodes import EpisodeStats
 from seedrl.learner.export import export_saved_model
 

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from seedrl.common import flags
-from seedrl.common.spec import ExperimentSpec
+from seedrl.spec.experiment import ExperimentSpec
 from seedrl.launch.config import CLUSTER_ONLY_FIELDS, TrainConfig
 
 

@@ -9,11 +9,11 @@ import pytest
 from seedrl.common import metrics as m
 from seedrl.learner.agents.base import StepInputs
 from seedrl.learner.agents.vtrace.agent import VTraceAgent
-from seedrl.learner.agents.vtrace.config import VTraceConfig
+from seedrl.spec.vtrace import VTraceConfig
 from seedrl.learner.devices.acting import LiveActing
 from seedrl.learner.episodes import EpisodeStats
 from seedrl.learner.inference import InferencePipeline
-from seedrl.learner.networks import NetworkConfig
+from seedrl.spec.network import NetworkConfig
 from seedrl.learner.requests import StepRequest
 from seedrl.learner.unroll_queue import UnrollQueue
 from tests.unit.test_tensors_and_specs import cartpole_spec

@@ -5,7 +5,10 @@ import pytest
 import tensorflow as tf
 
 from seedrl.common.spaces import BoxSpace, DiscreteSpace, EnvSpec
-from seedrl.learner.networks import Encoder, NetworkConfig, PolicyValueNetwork, build_torso
+from seedrl.learner.networks.encoder import Encoder
+from seedrl.learner.networks.policy_value import PolicyValueNetwork
+from seedrl.learner.networks.torsos import build_torso
+from seedrl.spec.network import NetworkConfig
 from tests.unit.test_tensors_and_specs import cartpole_spec
 
 

@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from seedrl.actor.envs import env_spec, make_env
-from seedrl.common.spec import LearningSpec
+from seedrl.envs.describe import env_spec
+from seedrl.envs.registry import make_env
+from seedrl.spec.experiment import LearningSpec
 from seedrl.learner.agents.base import StepInputs, TrainingBatch
 from seedrl.learner.agents.policy_gradient.agent import PolicyGradientAgent
-from seedrl.learner.agents.policy_gradient.config import PolicyGradientConfig
-from seedrl.learner.networks import NetworkConfig
+from seedrl.spec.policy_gradient import PolicyGradientConfig
+from seedrl.spec.network import NetworkConfig
 
 CARTPOLE, PENDULUM = "gym:CartPole-v1", "gym:Pendulum-v1"
 

@@ -6,9 +6,9 @@ import pytest
 from pydantic import ValidationError
 
 from seedrl.common import flags
-from seedrl.common.spec import ExperimentSpec, LearningSpec
+from seedrl.spec.experiment import ExperimentSpec, LearningSpec
 from seedrl.launch.config import CLUSTER_ONLY_FIELDS, TrainConfig
-from seedrl.learner.agents.policy_gradient.config import PRESETS, PolicyGradientConfig
+from seedrl.spec.policy_gradient import PRESETS, PolicyGradientConfig
 
 
 @pytest.mark.parametrize("agent", ["ppo", "vpg", "awr", "vmpo"])

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from seedrl.actor.envs import env_spec
+from seedrl.envs.describe import env_spec
 from seedrl.common import metrics as m
-from seedrl.common.spec import LearningSpec
+from seedrl.spec.experiment import LearningSpec
 from seedrl.learner.agents.base import Agent
 from seedrl.learner.agents.policy_gradient.agent import PolicyGradientAgent
 from seedrl.learner.devices.acting import InferenceCopies

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from seedrl.actor.envs import env_spec
+from seedrl.envs.describe import env_spec
 from seedrl.learner.agents.base import StepInputs
 from seedrl.learner.agents.r2d2.agent import R2D2Agent
-from seedrl.learner.agents.r2d2.config import R2D2Config
+from seedrl.spec.r2d2 import R2D2Config
 from seedrl.learner.agents.r2d2.exploration import slot_epsilons, van_der_corput
-from seedrl.learner.networks import NetworkConfig
+from seedrl.spec.network import NetworkConfig
 from seedrl.learner.training import time_major
 from seedrl.learner.unrolls import Unrolls
 from tests.unit.test_r2d2_losses import reference_targets

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from seedrl.actor.envs import env_spec
+from seedrl.envs.describe import env_spec
 from seedrl.common import metrics as m
-from seedrl.common.spec import LearningSpec
+from seedrl.spec.experiment import LearningSpec
 from seedrl.learner.agents.base import StepInputs, TrainingBatch
 from seedrl.learner.agents.r2d2.agent import R2D2Agent
 from seedrl.learner.agents.sac.agent import SACAgent

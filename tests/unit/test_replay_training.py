@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from seedrl.common import metrics as m
-from seedrl.common.spec import ExperimentSpec
+from seedrl.spec.experiment import ExperimentSpec
 from seedrl.learner.checkpoints import Checkpointer
 from seedrl.learner.devices.acting import LiveActing
 from seedrl.learner.episodes import EpisodeStats

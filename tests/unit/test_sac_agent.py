@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from seedrl.actor.envs import env_spec
+from seedrl.envs.describe import env_spec
 from seedrl.learner.agents.base import StepInputs, TrainingBatch
 from seedrl.learner.agents.sac.agent import SACAgent
-from seedrl.learner.agents.sac.config import SACConfig
-from seedrl.learner.networks import NetworkConfig
+from seedrl.spec.sac import SACConfig
+from seedrl.spec.network import NetworkConfig
 from tests.unit.test_tensors_and_specs import cartpole_spec
 
 NETWORK = NetworkConfig(hidden_sizes=(32,))

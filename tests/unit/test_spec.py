@@ -8,9 +8,9 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from seedrl.common.spec import ExperimentSpec
+from seedrl.spec.experiment import ExperimentSpec
 from seedrl.controller.runtimes.local_experiment import LocalExperiment, LocalOptions
-from seedrl.learner.config import LearnerConfig
+from seedrl.spec.learner import LearnerConfig
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.yaml"))
 

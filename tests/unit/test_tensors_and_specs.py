@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from seedrl.actor.envs import env_spec
+from seedrl.envs.describe import env_spec
 from seedrl.common import tensors
 from seedrl.common.spaces import BoxSpace, DiscreteSpace, spec_from_proto, spec_to_proto
 from seedrl.v1 import learner_pb2 as pb

@@ -8,9 +8,12 @@ from pathlib import Path
 from typing import IO, Annotated, Any, Iterator
 
 from fastapi import APIRouter, Body, Depends, Path as PathParam, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, StreamingResponse
+from pydantic import ValidationError
 
-from seedrl.common.spec import NAME_MAX_LENGTH, NAME_PATTERN, ExperimentSpec
+from seedrl.admission import admit
+from seedrl.spec.experiment import NAME_MAX_LENGTH, NAME_PATTERN, ExperimentSpec
 from seedrl.controller.models import (
     Checkpoint, CheckpointList, Experiment, ExperimentList, ExperimentStatus, Phase, Problem, ResumeRequest, ScaleRequest,
     ScrapeTargets,
@@ -41,7 +44,11 @@ router = APIRouter(prefix="/api/v1", tags=["experiments"], responses=_ERRORS)
 def create_experiment(
     runtime: RuntimeDep, spec: ExperimentSpec, start: bool = Query(False, description="Start it right away."),
 ) -> Experiment:
-    return runtime.create(spec, start)
+    try:
+        admitted = admit(ExperimentSpec, spec)
+    except ValidationError as error:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in error.errors()]) from None
+    return runtime.create(admitted, start)
 
 
 @router.get("/experiments", response_model=ExperimentList, summary="List experiments, oldest first")

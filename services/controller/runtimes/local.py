@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from seedrl.common import metrics as m
 from seedrl.common.checkpoint_files import checkpoint_files, latest_checkpoint, list_checkpoints
 from seedrl.common.run_folder import RunFolder
-from seedrl.common.spec import ExperimentSpec
+from seedrl.spec.experiment import ExperimentSpec
 from seedrl.controller.models import Checkpoint, Condition, Experiment, ExperimentStatus, Phase, ScrapeTargets
 from seedrl.controller.runtimes.base import Conflict, Invalid, NotFound
 from seedrl.controller.runtimes.local_experiment import (

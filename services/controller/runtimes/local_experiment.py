@@ -19,14 +19,14 @@ from typing import Any, Literal
 import grpc
 from google.protobuf import json_format
 
-from seedrl.actor.config import ActorConfig
+from seedrl.spec.actor import ActorConfig
 from seedrl.common import defaults
 from seedrl.common import metrics as m
 from seedrl.common.checkpoint_files import checkpoint_files, list_checkpoints
 from seedrl.common.files import write_json
 from seedrl.common.ports import free_port
 from seedrl.common.run_folder import RunFolder
-from seedrl.common.spec import ExperimentSpec
+from seedrl.spec.experiment import ExperimentSpec
 from seedrl.controller.runtimes.process_configs import EVALUATOR, actor_config, learner_config
 from seedrl.controller.runtimes.processes import ProcessGroup
 from seedrl.v1 import learner_pb2 as pb

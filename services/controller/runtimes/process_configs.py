@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from seedrl.actor.config import ActorConfig
-from seedrl.common.spec import MAX_ACTORS, ExperimentSpec, LearningSpec
+from seedrl.spec.actor import ActorConfig
+from seedrl.spec.experiment import MAX_ACTORS, ExperimentSpec, LearningSpec
 
 EVALUATOR = "evaluator"  # the process stepping the spec's evaluation envs
 

@@ -4,21 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from seedrl.learner.agents.policy_gradient.config import ON_POLICY_AGENTS
+from seedrl.spec.agents import AGENTS, ON_POLICY_AGENTS
 
 if TYPE_CHECKING:
     from seedrl.common.spaces import EnvSpec
     from seedrl.learner.agents.base import Agent
-    from seedrl.learner.config import LearnerConfig
-
-AGENTS = ("vtrace", *ON_POLICY_AGENTS, "r2d2", "sac")
-# The action spaces each agent handles: "discrete" (Discrete) and/or "continuous" (Box).
-ACTION_KINDS: dict[str, frozenset[str]] = {
-    "vtrace": frozenset({"discrete"}),
-    **{agent: frozenset({"discrete", "continuous"}) for agent in ON_POLICY_AGENTS},
-    "r2d2": frozenset({"discrete"}),
-    "sac": frozenset({"continuous"}),
-}
+    from seedrl.spec.learner import LearnerConfig
 
 
 def build_agent(config: "LearnerConfig", spec: "EnvSpec") -> "Agent":

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from seedrl.learner.devices.config import DevicesSpec
+from seedrl.spec.devices import DevicesSpec
 
 # Set in TPU VM pods (GKE) and TPU VMs: a TPU runtime is there to connect to.
 TPU_ENVIRONMENT = ("TPU_WORKER_HOSTNAMES", "TPU_NAME", "TPU_ACCELERATOR_TYPE")

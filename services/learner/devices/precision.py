@@ -16,7 +16,7 @@ from typing import Iterator
 
 import keras
 
-from seedrl.learner.devices.config import MixedPrecision
+from seedrl.spec.devices import MixedPrecision
 
 KERAS_POLICIES: dict[str, str | None] = {"off": None, "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 _encoder_policy: str | None = None

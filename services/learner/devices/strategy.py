@@ -6,7 +6,7 @@ import logging
 
 import tensorflow as tf
 
-from seedrl.learner.devices.config import DevicesSpec
+from seedrl.spec.devices import DevicesSpec
 from seedrl.learner.devices.plan import DevicePlan, plan_devices, tpu_runtime_present, visible_devices
 
 log = logging.getLogger(__name__)

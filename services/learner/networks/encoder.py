@@ -8,7 +8,7 @@ import tensorflow as tf
 from seedrl.common.spaces import DiscreteSpace, EnvSpec
 from seedrl.learner.agents.base import FieldSpec
 from seedrl.learner.devices.precision import encoder_layers
-from seedrl.learner.networks.config import NetworkConfig
+from seedrl.spec.network import NetworkConfig
 from seedrl.learner.networks.torsos import build_torso
 
 State = tuple[tf.Tensor, ...]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from seedrl.common.spaces import EnvSpec
-from seedrl.learner.networks.config import NetworkConfig
+from seedrl.spec.network import NetworkConfig
 from seedrl.learner.networks.encoder import Encoder, State
 
 

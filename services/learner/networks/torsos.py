@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from seedrl.learner.networks.config import NetworkConfig
+from seedrl.spec.network import NetworkConfig
 
 ORTHOGONAL_RELU = 2**0.5  # gain for ReLU layers (CleanRL's layer_init)
 

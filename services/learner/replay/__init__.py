@@ -1,9 +1,6 @@
 """Prioritized replay on the learner, shared by the replay agents (R2D2, SAC).
 
 Replay is not checkpointed (SEED does not either): a restarted learner refills it to
-`min_fill` from fresh acting before it trains again (docs/agents.md).
+`min_fill` from fresh acting before it trains again (docs/agents.md). Its options are
+`seedrl.spec.replay.ReplayConfig`.
 """
-
-from seedrl.learner.replay.config import ReplayConfig
-
-__all__ = ["ReplayConfig"]

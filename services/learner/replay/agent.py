@@ -16,7 +16,7 @@ import abc
 import numpy as np
 
 from seedrl.learner.agents.base import Agent, TrainingBatch
-from seedrl.learner.replay.config import ReplayConfig
+from seedrl.spec.replay import ReplayConfig
 from seedrl.learner.unrolls import Unrolls
 
 

@@ -14,7 +14,7 @@ import os
 import time
 from typing import Any, Callable, Protocol, TypeVar
 
-from seedrl.actor.backoff import Backoff
+from seedrl.common.backoff import Backoff
 from seedrl.controller.runtimes.kubernetes.crd import GROUP, PLURAL, VERSION
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from seedrl.common.spec import NAME_MAX_LENGTH, NAME_PATTERN, ExperimentSpec
+from seedrl.spec.experiment import NAME_MAX_LENGTH, NAME_PATTERN, ExperimentSpec
 from seedrl.controller.models import ExperimentStatus
 from seedrl.controller.runtimes.kubernetes.schema import Schema, structural
 

@@ -18,8 +18,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from seedrl.actor.envs import ALLOW_CUSTOM_ENVS
-from seedrl.common.spec import ExperimentSpec
+from seedrl.spec.env import ALLOW_CUSTOM_ENVS
+from seedrl.spec.experiment import ExperimentSpec
 from seedrl.controller.runtimes.kubernetes.crd import API_VERSION, KIND
 from seedrl.controller.runtimes.kubernetes.options import KubernetesOptions, Scheduling
 from seedrl.controller.runtimes.process_configs import EVALUATOR, actor_config, learner_config

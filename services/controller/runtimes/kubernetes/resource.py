@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from seedrl.common.spec import ExperimentSpec
+from seedrl.admission import admit
+from seedrl.spec.experiment import ExperimentSpec
 from seedrl.controller.models import Experiment, ExperimentStatus
 from seedrl.controller.runtimes.kubernetes.crd import API_VERSION, KIND, STATUS_EXTRA
 
@@ -28,7 +29,7 @@ def suspended(resource: Object) -> bool:
 def spec_of(resource: Object) -> ExperimentSpec:
     """The ExperimentSpec of a resource; raises pydantic's ValidationError naming the invalid fields."""
     fields = {key: value for key, value in resource.get("spec", {}).items() if key != "suspend"}
-    return ExperimentSpec.model_validate({**fields, "name": name_of(resource)})
+    return admit(ExperimentSpec, {**fields, "name": name_of(resource)})
 
 
 def status_of(resource: Object) -> ExperimentStatus:

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from seedrl.common import metrics as m
 from seedrl.common.checkpoint_files import checkpoint_files, list_checkpoints
-from seedrl.common.spec import ExperimentSpec
+from seedrl.spec.experiment import ExperimentSpec
 from seedrl.controller.models import Checkpoint, Experiment, Phase, ScrapeTargets
 from seedrl.controller.runtimes.base import Conflict, Invalid, NotFound
 from seedrl.controller.runtimes.kubernetes import manifests as mf

@@ -27,7 +27,7 @@ import tensorflow as tf
 from seedrl.common.spaces import DiscreteSpace, EnvSpec, Space
 from seedrl.learner.agents.base import ActOutput, Agent, FieldSpec, StepInputs, TrainingBatch
 from seedrl.learner.agents.policy_gradient.advantages import Advantages
-from seedrl.learner.agents.policy_gradient.config import (
+from seedrl.spec.policy_gradient import (
     SPLIT_MODES,
     PolicyGradientConfig,
     check_network,
@@ -46,7 +46,9 @@ from seedrl.learner.distributions import (
     Gaussian,
     TanhGaussian,
 )
-from seedrl.learner.networks import NetworkConfig, PolicyValueNetwork, zero_step
+from seedrl.learner.networks.encoder import zero_step
+from seedrl.learner.networks.policy_value import PolicyValueNetwork
+from seedrl.spec.network import NetworkConfig
 
 OBSERVATION_CLIP = 10.0  # normalised observations are clipped to [-10, 10]
 # The time-major fields [T+1, B, ...] of a training batch the agent reads.

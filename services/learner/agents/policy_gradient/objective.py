@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from seedrl.learner.agents.policy_gradient import advantages as estimators
 from seedrl.learner.agents.policy_gradient import losses
-from seedrl.learner.agents.policy_gradient.config import PolicyGradientConfig
+from seedrl.spec.policy_gradient import PolicyGradientConfig
 from seedrl.learner.agents.policy_gradient.normalization import RunningStatistics
 from seedrl.learner.devices import replicas
 from seedrl.learner.distributions import ActionDistribution

@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from seedrl.common.spaces import DiscreteSpace, EnvSpec
 from seedrl.learner.agents.base import ActOutput, FieldSpec, StepInputs, TrainingBatch
-from seedrl.learner.agents.r2d2.config import R2D2Config
+from seedrl.spec.r2d2 import R2D2Config
 from seedrl.learner.agents.r2d2.exploration import slot_epsilons
 from seedrl.learner.agents.r2d2.losses import inverse_value_rescale, r2d2_loss
 from seedrl.learner.agents.r2d2.network import DuelingQNetwork
@@ -26,9 +26,10 @@ from seedrl.learner.agents.vtrace.losses import transition_rewards_and_discounts
 from seedrl.learner.devices import replicas
 from seedrl.learner.devices.precision import checkpointed, loss_scaled
 from seedrl.learner.devices.replicated_step import ReplicatedStep
-from seedrl.learner.networks import NetworkConfig, zero_step
+from seedrl.learner.networks.encoder import zero_step
+from seedrl.spec.network import NetworkConfig
 from seedrl.learner.replay.agent import ReplayAgent
-from seedrl.learner.replay.config import ReplayConfig
+from seedrl.spec.replay import ReplayConfig
 from seedrl.learner.unrolls import Unrolls
 
 # Per-step fields the train step reads ([burn_in + T + 1, B, ...] each).

@@ -5,7 +5,8 @@ from __future__ import annotations
 import tensorflow as tf
 
 from seedrl.common.spaces import EnvSpec
-from seedrl.learner.networks import Encoder, NetworkConfig
+from seedrl.learner.networks.encoder import Encoder
+from seedrl.spec.network import NetworkConfig
 
 State = tuple[tf.Tensor, ...]
 

@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from seedrl.common.spaces import BoxSpace, EnvSpec
 from seedrl.learner.agents.base import ActOutput, FieldSpec, StepInputs, TrainingBatch
-from seedrl.learner.agents.sac.config import SACConfig
+from seedrl.spec.sac import SACConfig
 from seedrl.learner.agents.sac.losses import actor_loss, critic_loss, polyak_update, soft_q_targets, temperature_loss
 from seedrl.learner.agents.sac.network import PolicyNetwork, QNetwork
 from seedrl.learner.agents.vtrace.losses import transition_rewards_and_discounts
@@ -28,9 +28,9 @@ from seedrl.learner.devices import replicas
 from seedrl.learner.devices.precision import checkpointed, loss_scaled
 from seedrl.learner.devices.replicated_step import ReplicatedStep
 from seedrl.learner.distributions import TanhGaussian
-from seedrl.learner.networks import NetworkConfig
+from seedrl.spec.network import NetworkConfig
 from seedrl.learner.replay.agent import ReplayAgent
-from seedrl.learner.replay.config import ReplayConfig
+from seedrl.spec.replay import ReplayConfig
 from seedrl.learner.unrolls import Unrolls
 
 # Per-step fields the train step reads ([T + 1, B, ...] each).

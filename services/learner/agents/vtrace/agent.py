@@ -9,12 +9,14 @@ import tensorflow as tf
 
 from seedrl.common.spaces import DiscreteSpace, EnvSpec
 from seedrl.learner.agents.base import ActOutput, Agent, FieldSpec, StepInputs, TrainingBatch
-from seedrl.learner.agents.vtrace.config import VTraceConfig
+from seedrl.spec.vtrace import VTraceConfig
 from seedrl.learner.agents.vtrace.losses import impala_loss, transition_rewards_and_discounts
 from seedrl.learner.devices import replicas
 from seedrl.learner.devices.precision import checkpointed, loss_scaled
 from seedrl.learner.devices.replicated_step import ReplicatedStep
-from seedrl.learner.networks import NetworkConfig, PolicyValueNetwork, zero_step
+from seedrl.learner.networks.encoder import zero_step
+from seedrl.learner.networks.policy_value import PolicyValueNetwork
+from seedrl.spec.network import NetworkConfig
 
 
 class VTraceAgent(Agent):

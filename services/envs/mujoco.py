@@ -10,14 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from seedrl.actor.envs.options import EnvOptions
+from seedrl.envs.errors import MissingEnvPackage
+from seedrl.spec.env import EnvOptions, UnknownEnvError
 
-ACTIONS = "continuous"
 INSTALL = "pip install 'seedrl[mujoco]'"
 
 
 def _import_gymnasium_mujoco() -> Any:
-    from seedrl.actor.envs import MissingEnvPackage
 
     try:
         import gymnasium
@@ -36,7 +35,7 @@ def make(name: str, seed: int | None, options: EnvOptions, render_mode: str | No
     gymnasium = _import_gymnasium_mujoco()
     from gymnasium.wrappers import RescaleAction
 
-    from seedrl.actor.envs.wrappers import float32_observations
+    from seedrl.envs.wrappers import float32_observations
 
     check(name)
     env = gymnasium.make(name, render_mode=render_mode)
@@ -49,7 +48,6 @@ def make(name: str, seed: int | None, options: EnvOptions, render_mode: str | No
 
 
 def check(name: str) -> None:
-    from seedrl.actor.envs import UnknownEnvError
 
     gymnasium = _import_gymnasium_mujoco()
     try:

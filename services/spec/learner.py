@@ -8,7 +8,7 @@ from pydantic import Field
 
 from seedrl.common import defaults
 from seedrl.common.run_folder import RunFolder
-from seedrl.common.spec import ExperimentName, LearningSpec
+from seedrl.spec.experiment import ExperimentName, LearningSpec
 
 
 class LearnerConfig(LearningSpec):

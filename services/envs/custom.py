@@ -12,14 +12,13 @@ import importlib
 import re
 from typing import Any
 
-from seedrl.actor.envs.options import EnvOptions
+from seedrl.spec.env import EnvOptions, UnknownEnvError
 
 IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 FACTORY_PATTERN = re.compile(rf"^{IDENTIFIER}(\.{IDENTIFIER})*:{IDENTIFIER}$")
 
 
 def _split(env_id: str) -> tuple[str, str]:
-    from seedrl.actor.envs import UnknownEnvError
 
     if not FACTORY_PATTERN.match(env_id):
         raise UnknownEnvError(f"custom env {env_id!r} is not of the form module.path:callable")
@@ -28,8 +27,7 @@ def _split(env_id: str) -> tuple[str, str]:
 
 
 def make(env_id: str, seed: int | None, options: EnvOptions, render_mode: str | None = None) -> tuple[Any, int]:
-    from seedrl.actor.envs import UnknownEnvError
-    from seedrl.actor.envs.wrappers import flatten_structured_observations, joint_multi_discrete_actions
+    from seedrl.envs.wrappers import flatten_structured_observations, joint_multi_discrete_actions
 
     module_name, factory_name = _split(env_id)
     try:

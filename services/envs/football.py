@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from seedrl.actor.envs.options import EnvOptions
+from seedrl.envs.errors import MissingEnvPackage
+from seedrl.spec.env import EnvOptions, UnknownEnvError
 
 FRAME_STACK = 4
-ACTIONS = "discrete"
 SMM_SHAPE = (72, 96, 4)
 INSTALL = (
     "pip install 'seedrl[football]' (envpool), or build gfootball as docs/environments.md describes "
@@ -28,8 +28,7 @@ INSTALL = (
 
 def _backend(options: EnvOptions) -> str:
     """envpool or gfootball, as asked and as installed."""
-    from seedrl.actor.envs import MissingEnvPackage
-    from seedrl.actor.envs.envpool_backend import envpool_installed
+    from seedrl.envs.envpool_backend import envpool_installed
 
     backend = options.backend or "auto"
     if backend == "auto":
@@ -61,7 +60,7 @@ def make_vector(name: str, num_envs: int, seed: int, options: EnvOptions) -> Any
     import envpool
     from gymnasium import spaces
 
-    from seedrl.actor.envs.envpool_backend import EnvpoolBackend
+    from seedrl.envs.envpool_backend import EnvpoolBackend
 
     env = envpool.make_gymnasium(f"gfootball/{name}-v1", num_envs=num_envs, batch_size=num_envs, seed=seed)
     return EnvpoolBackend(env, spaces.Box(0, 255, SMM_SHAPE, np.uint8))
@@ -71,7 +70,7 @@ def make(name: str, seed: int | None, options: EnvOptions, render_mode: str | No
     """One gfootball env (the envpool backend is vectorised only: see make_vector)."""
     if _backend(options) == "envpool":
         raise ValueError(f"football:{name} through envpool is vectorised only; single envs need backend gfootball")
-    from seedrl.actor.envs.gfootball import GFootballEnv
+    from seedrl.envs.gfootball import GFootballEnv
 
     env = GFootballEnv(name, options.rewards or "scoring", render=render_mode is not None)
     if seed is not None:
@@ -81,8 +80,7 @@ def make(name: str, seed: int | None, options: EnvOptions, render_mode: str | No
 
 
 def check(name: str) -> None:
-    from seedrl.actor.envs import UnknownEnvError
-    from seedrl.actor.envs.envpool_backend import envpool_installed
+    from seedrl.envs.envpool_backend import envpool_installed
 
     if envpool_installed():
         import envpool

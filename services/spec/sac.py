@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from seedrl.learner.replay.config import ReplayConfig, check_fill_covers_batch
+from seedrl.spec.replay import ReplayConfig, check_fill_covers_batch
 
 
 def _sac_replay() -> ReplayConfig:

@@ -1,20 +1,19 @@
 """Environments by name: `family:id` (e.g. `gym:CartPole-v1`, `atari:Pong`) -> Gymnasium envs.
 
-Families register a module by import path, so a family's heavy dependencies load
-only when one of its environments is made. An id whose prefix is no family is a
-custom factory `module.path:callable`, allowed only when the operator sets
-SEEDRL_ALLOW_CUSTOM_ENVS=1 (it runs arbitrary code in every process).
+Each family is a module found by import path, so a family's heavy dependencies load only when
+one of its environments is made. Env ids and their grammar are the spec's (`seedrl.spec.env`).
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
-import os
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any
 
-from seedrl.actor.envs.options import EnvOptions, check_options
+from seedrl.spec.env import (
+    CUSTOM, FAMILIES, FAMILY_ACTIONS, ActionKind, EnvOptions, UnknownEnvError, check_options, split_env_id,
+)
 
 # family -> module. Each module defines
 #   make(name, seed, options, render_mode=None) -> (gymnasium env, frames_per_step)   one env
@@ -22,48 +21,12 @@ from seedrl.actor.envs.options import EnvOptions, check_options
 #   reward_threshold(name)       -> float | None
 # and may define
 #   FRAME_STACK: int             observations stacked by default (1 when absent)
-#   ACTIONS: "discrete" | "continuous"   the kind of every env of the family (else made to find out)
 #   make_vector(name, num_envs, seed, options) -> VectorBackend | None   a vectorised implementation
-FAMILIES: dict[str, str] = {
-    "gym": "seedrl.actor.envs.gym",
-    "atari": "seedrl.actor.envs.atari",
-    "mujoco": "seedrl.actor.envs.mujoco",
-    "football": "seedrl.actor.envs.football",
-    "dmlab": "seedrl.actor.envs.dmlab",
-}
-CUSTOM = "custom"
-ALLOW_CUSTOM_ENVS = "SEEDRL_ALLOW_CUSTOM_ENVS"
-
-
-class UnknownEnvError(ValueError):
-    """The env id names no registered family, or the family does not know the name."""
-
-
-class MissingEnvPackage(ImportError):
-    """The family's package is not installed here; the message says how to install it."""
-
-
-def custom_envs_allowed() -> bool:
-    return os.environ.get(ALLOW_CUSTOM_ENVS) == "1"
-
-
-def split_env_id(env_id: str) -> tuple[str, str]:
-    """(family, name); custom factories give ("custom", "module.path:callable")."""
-    prefix, sep, name = env_id.partition(":")
-    if not sep or not name:
-        raise UnknownEnvError(f"env id {env_id!r} is not of the form family:name (e.g. gym:CartPole-v1)")
-    if prefix in FAMILIES:
-        return prefix, name
-    if custom_envs_allowed():
-        return CUSTOM, env_id
-    raise UnknownEnvError(
-        f"env family {prefix!r} is unknown; known: {sorted(FAMILIES)}. Custom `module:callable` environments "
-        f"run arbitrary code and are allowed only when the operator sets {ALLOW_CUSTOM_ENVS}=1"
-    )
+FAMILY_MODULES: dict[str, str] = {family: f"seedrl.envs.{family}" for family in (*FAMILIES, CUSTOM)}
 
 
 def family_module(family: str) -> ModuleType:
-    return importlib.import_module("seedrl.actor.envs.custom" if family == CUSTOM else FAMILIES[family])
+    return importlib.import_module(FAMILY_MODULES[family])
 
 
 def check_env_id(env_id: str, options: EnvOptions | None = None) -> None:
@@ -109,9 +72,6 @@ def make_vector(env_id: str, num_envs: int, seed: int, options: EnvOptions | Non
     return module.make_vector(name, num_envs, seed, options or EnvOptions())
 
 
-ActionKind = Literal["discrete", "continuous"]
-
-
 def action_kind(env_id: str, options: EnvOptions | None = None) -> ActionKind | None:
     """Whether `env_id`'s actions are discrete or continuous; None where that cannot be known here
     (custom factories, whose code is not run to validate a spec, or a family's package missing)."""
@@ -119,8 +79,7 @@ def action_kind(env_id: str, options: EnvOptions | None = None) -> ActionKind | 
     if family == CUSTOM:
         return None
     try:
-        kind = getattr(family_module(family), "ACTIONS", None)
-        return kind or _made_action_kind(env_id, (options or EnvOptions()).model_dump_json())
+        return FAMILY_ACTIONS.get(family) or _made_action_kind(env_id, (options or EnvOptions()).model_dump_json())
     except ImportError:
         return None
 
@@ -141,14 +100,3 @@ def reward_threshold(env_id: str) -> float | None:
     """The return at which `env_id` counts as solved, where its family defines one."""
     family, name = split_env_id(env_id)
     return family_module(family).reward_threshold(name)
-
-
-def env_spec(env_id: str, options: EnvOptions | None = None):
-    """The spec of `env_id` as actors present it (stacked), read off one freshly made environment."""
-    from seedrl.actor.env_batch import EnvBatch
-
-    batch = EnvBatch.make(env_id, 1, seed=0, options=options)
-    try:
-        return batch.spec(env_id)
-    finally:
-        batch.close()

@@ -1,16 +1,58 @@
-"""`EnvOptions`: per-family environment settings (the spec's `env_options` field).
+"""What a spec can say about its environment: env ids, the families, and their options.
 
-Every field defaults to None, meaning "the family's default" (docs/environments.md lists
-them). Setting a field that the env's family does not read is an error, so a typo'd
-experiment fails at validation rather than silently training on something else.
-Imports nothing heavy: the controller validates specs without any environment installed.
+An env is named `family:id` (`gym:CartPole-v1`, `atari:Pong`), or `module.path:callable` for a
+custom factory, allowed only when the operator sets SEEDRL_ALLOW_CUSTOM_ENVS=1 (it runs arbitrary
+code in every process). `EnvOptions` are per-family settings (the spec's `env_options` field): every
+field defaults to None, meaning "the family's default" (docs/environments.md lists them), and setting
+a field that the env's family does not read is an error, so a typo'd experiment fails at validation
+rather than silently training on something else.
+
+Imports nothing heavy: the controller validates specs without any environment installed. What needs
+an env's package (is `gym:Foo-v9` registered? are its actions discrete?) is asked of an
+`EnvCatalogue` passed in the validation context (`seedrl.envs.catalogue` is the installed one);
+without one, the checks below use what the family names alone tell.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import os
+from typing import Any, Literal, Mapping, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
+
+FAMILIES = ("gym", "atari", "mujoco", "football", "dmlab")
+CUSTOM = "custom"
+ALLOW_CUSTOM_ENVS = "SEEDRL_ALLOW_CUSTOM_ENVS"
+
+ActionKind = Literal["discrete", "continuous"]
+# The action kind of every env of a family, where the family alone decides it (gym and custom envs
+# must be made to find out).
+FAMILY_ACTIONS: dict[str, ActionKind] = {
+    "atari": "discrete", "mujoco": "continuous", "football": "discrete", "dmlab": "discrete",
+}
+
+
+class UnknownEnvError(ValueError):
+    """The env id names no registered family, or the family does not know the name."""
+
+
+def custom_envs_allowed() -> bool:
+    return os.environ.get(ALLOW_CUSTOM_ENVS) == "1"
+
+
+def split_env_id(env_id: str) -> tuple[str, str]:
+    """(family, name); custom factories give ("custom", "module.path:callable")."""
+    prefix, sep, name = env_id.partition(":")
+    if not sep or not name:
+        raise UnknownEnvError(f"env id {env_id!r} is not of the form family:name (e.g. gym:CartPole-v1)")
+    if prefix in FAMILIES:
+        return prefix, name
+    if custom_envs_allowed():
+        return CUSTOM, env_id
+    raise UnknownEnvError(
+        f"env family {prefix!r} is unknown; known: {sorted(FAMILIES)}. Custom `module:callable` environments "
+        f"run arbitrary code and are allowed only when the operator sets {ALLOW_CUSTOM_ENVS}=1"
+    )
 
 Backend = Literal["auto", "envpool", "ale", "gfootball"]
 FootballRewards = Literal["scoring", "scoring,checkpoints"]
@@ -78,3 +120,32 @@ def check_options(family: str, options: EnvOptions) -> None:
         raise ValueError(f"backend {options.backend!r} is not one of the {family} family's: {sorted(FAMILY_BACKENDS[family])}")
     if options.backend == "envpool" and options.rewards == "scoring,checkpoints":
         raise ValueError("the envpool football backend gives scoring rewards only; use backend gfootball (or auto)")
+
+
+class EnvCatalogue(Protocol):
+    """What spec validation asks about environments beyond their ids' grammar."""
+
+    def check(self, env_id: str) -> None:
+        """Raise UnknownEnvError unless `env_id` names an environment that can be made."""
+
+    def action_kind(self, env_id: str, options: EnvOptions) -> ActionKind | None:
+        """Whether `env_id`'s actions are discrete or continuous; None where that cannot be known."""
+
+
+class FamilyCatalogue:
+    """The `EnvCatalogue` of the family names alone: no env package is imported."""
+
+    def check(self, env_id: str) -> None:
+        split_env_id(env_id)
+
+    def action_kind(self, env_id: str, options: EnvOptions) -> ActionKind | None:
+        return FAMILY_ACTIONS.get(split_env_id(env_id)[0])
+
+
+# The validation context's key for the catalogue: `Model.model_validate(data, context={ENV_CATALOGUE: ...})`.
+ENV_CATALOGUE = "env_catalogue"
+
+
+def catalogue_in(context: Mapping[str, Any] | None) -> EnvCatalogue:
+    """The catalogue a validation context carries, else the family names' own."""
+    return (context or {}).get(ENV_CATALOGUE) or FamilyCatalogue()

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from seedrl.actor.envs.options import EnvOptions
+from seedrl.envs.errors import MissingEnvPackage
+from seedrl.spec.env import EnvOptions
 
-ACTIONS = "discrete"
 DEFAULT_ACTION_REPEAT = 4
 DMLAB30 = frozenset({
     "rooms_collect_good_objects_train", "rooms_exploit_deferred_effects_train", "rooms_select_nonmatching_object",
@@ -41,14 +41,13 @@ def level_path(name: str) -> str:
 def _require_lab() -> None:
     from importlib.util import find_spec
 
-    from seedrl.actor.envs import MissingEnvPackage
 
     if find_spec("deepmind_lab") is None:
         raise MissingEnvPackage(f"dmlab environments need the deepmind_lab module. {INSTALL}")
 
 
 def make(name: str, seed: int | None, options: EnvOptions, render_mode: str | None = None) -> tuple[Any, int]:
-    from seedrl.actor.envs.dmlab_env import DMLabEnv, LevelCache
+    from seedrl.envs.dmlab_env import DMLabEnv, LevelCache
 
     _require_lab()
     cache = LevelCache(options.level_cache_dir) if options.level_cache_dir else None

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from seedrl.actor.envs.options import EnvOptions
+from seedrl.envs.errors import MissingEnvPackage
+from seedrl.spec.env import EnvOptions, UnknownEnvError
 
 FRAME_STACK = 4
-ACTIONS = "discrete"
 FRAME_SKIP = 4
 SCREEN_SIZE = 84
 STICKY_ACTION_PROBABILITY = 0.25
@@ -41,7 +41,6 @@ def _ale_id(name: str) -> str:
 
 
 def _import_ale() -> Any:
-    from seedrl.actor.envs import MissingEnvPackage
 
     try:
         import ale_py
@@ -54,7 +53,6 @@ def _import_ale() -> Any:
 
 def make(name: str, seed: int | None, options: EnvOptions, render_mode: str | None = None) -> tuple[Any, int]:
     """One ALE env with SEED's preprocessing (unstacked frames [84, 84, 1])."""
-    from seedrl.actor.envs import UnknownEnvError
 
     gymnasium = _import_ale()
     from gymnasium.wrappers import AtariPreprocessing, TimeLimit
@@ -80,8 +78,7 @@ def make(name: str, seed: int | None, options: EnvOptions, render_mode: str | No
 
 def make_vector(name: str, num_envs: int, seed: int, options: EnvOptions) -> Any | None:
     """`num_envs` envpool Atari envs, or None when envpool is not installed (or not asked for)."""
-    from seedrl.actor.envs import MissingEnvPackage, UnknownEnvError
-    from seedrl.actor.envs.envpool_backend import EnvpoolBackend, envpool_installed
+    from seedrl.envs.envpool_backend import EnvpoolBackend, envpool_installed
 
     backend = options.backend or "auto"
     if backend == "ale" or (backend == "auto" and not envpool_installed()):
@@ -109,7 +106,6 @@ def make_vector(name: str, num_envs: int, seed: int, options: EnvOptions) -> Any
 
 
 def check(name: str) -> None:
-    from seedrl.actor.envs import UnknownEnvError
 
     gymnasium = _import_ale()
     try:

@@ -19,8 +19,6 @@ AdvantageEstimator = Literal["gae", "vtrace", "n_step"]
 BatchMode = Literal["repeat", "shuffle", "split", "split_with_advantage_recomputation"]
 ActionDistributionName = Literal["auto", "categorical", "gaussian", "clipped_gaussian", "tanh_gaussian"]
 
-# The agents built from this config: the generic one and its presets.
-ON_POLICY_AGENTS = ("policy_gradient", "ppo", "vpg", "awr", "vmpo")
 SPLIT_MODES = ("split", "split_with_advantage_recomputation")
 
 

@@ -15,52 +15,31 @@ batch, the same way for every backend.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from seedrl.actor.envs import frame_stack, make_env, make_vector
-from seedrl.actor.envs.options import EnvOptions
-from seedrl.actor.frame_stack import FrameStack
-from seedrl.common.spaces import EnvSpec, space_from_gymnasium
+from seedrl.envs.registry import frame_stack, make_env, make_vector
+from seedrl.spec.env import EnvOptions
+from seedrl.envs.backend import BackendStep, VectorBackend
+from seedrl.envs.frame_stack import FrameStack
+from seedrl.common.spaces import BoxSpace, DiscreteSpace, EnvSpec, Space
 
 
-@dataclass
-class BackendStep:
-    """One step of a backend's K environments, ended episodes already reset.
+def space_from_gymnasium(space: Any) -> Space:
+    """Convert a `gymnasium.spaces.Box` or `Discrete` to the wire's `Space`; other spaces are refused."""
+    import gymnasium
 
-    Attributes:
-      observations: [K, *obs_shape] the observation to act on next.
-      rewards: [K] float32.
-      terminated: [K] bool.
-      truncated: [K] bool, False where terminated.
-      final_indices: [M] int32, ascending indices of the truncated environments.
-      final_observations: [M, *obs_shape], their last observation before the reset.
-    """
-
-    observations: np.ndarray
-    rewards: np.ndarray
-    terminated: np.ndarray
-    truncated: np.ndarray
-    final_indices: np.ndarray
-    final_observations: np.ndarray
-
-
-class VectorBackend(Protocol):
-    """K environments behind one call, with same-step autoreset."""
-
-    num_envs: int
-    frames_per_step: int  # emulator frames per agent step
-    observation_space: Any  # gymnasium.spaces.Box (or Discrete) of one env
-    action_space: Any  # gymnasium space of one env
-
-    def reset(self) -> np.ndarray:
-        """Reset all envs; their first observations [K, *obs_shape]."""
-
-    def step(self, actions: Any) -> BackendStep:
-        """Step env i with actions[i] (in the env's own action values)."""
-
-    def close(self) -> None: ...
+    if isinstance(space, gymnasium.spaces.Discrete):
+        return DiscreteSpace(n=int(space.n), start=int(space.start))
+    if isinstance(space, gymnasium.spaces.Box):
+        return BoxSpace(
+            shape=tuple(int(d) for d in space.shape),
+            dtype=np.dtype(space.dtype).name,
+            low=np.asarray(space.low),
+            high=np.asarray(space.high),
+        )
+    raise TypeError(f"unsupported space {space!r}: only Box and Discrete spaces travel")
 
 
 @dataclass

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from seedrl.actor.envs.options import EnvOptions
+from seedrl.spec.env import EnvOptions
 from seedrl.common import defaults
 
 

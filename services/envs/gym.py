@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from seedrl.actor.envs.options import EnvOptions
+from seedrl.spec.env import EnvOptions, UnknownEnvError
 
 
 def make(name: str, seed: int | None, options: EnvOptions, render_mode: str | None = None) -> tuple[Any, int]:
     import gymnasium
 
-    from seedrl.actor.envs import UnknownEnvError
-    from seedrl.actor.envs.wrappers import flatten_structured_observations, joint_multi_discrete_actions
+    from seedrl.envs.wrappers import flatten_structured_observations, joint_multi_discrete_actions
 
     try:
         env = gymnasium.make(name, render_mode=render_mode)
@@ -31,7 +30,6 @@ def make(name: str, seed: int | None, options: EnvOptions, render_mode: str | No
 def check(name: str) -> None:
     import gymnasium
 
-    from seedrl.actor.envs import UnknownEnvError
 
     try:
         gymnasium.spec(name)

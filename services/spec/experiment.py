@@ -12,13 +12,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
-from seedrl.actor.envs.options import EnvOptions
-from seedrl.learner.agents.policy_gradient.config import PRESETS, PolicyGradientConfig, check_network, resolve
-from seedrl.learner.agents.r2d2.config import R2D2Config
-from seedrl.learner.agents.sac.config import SACConfig
-from seedrl.learner.agents.vtrace.config import VTraceConfig
-from seedrl.learner.devices.config import DevicesSpec
-from seedrl.learner.networks.config import NetworkConfig
+from seedrl.spec.agents import ACTION_KINDS, AgentName
+from seedrl.spec.env import EnvOptions, UnknownEnvError, catalogue_in, check_options, split_env_id
+from seedrl.spec.policy_gradient import PRESETS, PolicyGradientConfig, check_network, resolve
+from seedrl.spec.r2d2 import R2D2Config
+from seedrl.spec.sac import SACConfig
+from seedrl.spec.vtrace import VTraceConfig
+from seedrl.spec.devices import DevicesSpec
+from seedrl.spec.network import NetworkConfig
 
 # A DNS-1123 label short enough for the Kubernetes objects named after it
 # (`<name>-learner-0`, `<name>-actors-<hash>-<id>` stay within 63 characters).
@@ -115,7 +116,7 @@ class LearningSpec(_Strict):
     env_options: EnvOptions = Field(
         default_factory=EnvOptions, description="Options of the env's family (docs/environments.md); unset keeps its defaults.",
     )
-    agent: Literal["vtrace", "policy_gradient", "ppo", "vpg", "awr", "vmpo", "r2d2", "sac"] = Field(
+    agent: AgentName = Field(
         "vtrace", description="Learning agent; policy_gradient, ppo, vpg, awr and vmpo are the on-policy agent "
                               "(docs/agents.md).",
     )
@@ -139,11 +140,9 @@ class LearningSpec(_Strict):
 
     @field_validator("env")
     @classmethod
-    def _known_env(cls, env: str) -> str:
-        from seedrl.actor.envs import UnknownEnvError, check_env_id
-
+    def _known_env(cls, env: str, info: ValidationInfo) -> str:
         try:
-            check_env_id(env)
+            catalogue_in(info.context).check(env)
         except UnknownEnvError as error:
             raise ValueError(str(error)) from None
         return env
@@ -151,12 +150,9 @@ class LearningSpec(_Strict):
     @field_validator("agent")
     @classmethod
     def _agent_fits_the_env(cls, agent: str, info: ValidationInfo) -> str:
-        from seedrl.actor.envs import action_kind
-        from seedrl.learner.agents import ACTION_KINDS
-
         if "env" not in info.data or "env_options" not in info.data:
             return agent  # reported on the env fields
-        kind = action_kind(info.data["env"], info.data["env_options"])
+        kind = catalogue_in(info.context).action_kind(info.data["env"], info.data["env_options"])
         if kind is not None and kind not in ACTION_KINDS[agent]:
             handled = " or ".join(sorted(ACTION_KINDS[agent]))
             raise ValueError(f"the {agent} agent needs {handled} actions; {info.data['env']} has {kind} actions")
@@ -176,9 +172,6 @@ class LearningSpec(_Strict):
     @field_validator("env_options")
     @classmethod
     def _options_of_the_family(cls, options: EnvOptions, info: ValidationInfo) -> EnvOptions:
-        from seedrl.actor.envs import split_env_id
-        from seedrl.actor.envs.options import check_options
-
         if "env" in info.data:  # else the env id is invalid, reported on `env`
             check_options(split_env_id(info.data["env"])[0], options)
         return options

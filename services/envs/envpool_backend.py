@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from seedrl.actor.env_batch import BackendStep
+from seedrl.envs.backend import BackendStep
 
 Transform = Callable[[np.ndarray], np.ndarray]
 
