@@ -1,11 +1,12 @@
-# Every target sets up its own virtualenv on first use: only python3 (3.11+) and make are needed.
+# Every target sets up its own virtualenv on first use: python3 (3.11+) and make are needed, and the test
+# targets install their programs (Prometheus with apt, helm/kubectl/checkov, a Kubernetes control plane) first.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOGDIR ?= runs/cartpole
 
-.PHONY: train test protos bench bench-solve bench-controller bench-on-policy bench-replay bench-envs bench-pong bench-load bench-devices bench-all clean
+.PHONY: train test test-quick test-tools protos bench bench-solve bench-controller bench-on-policy bench-replay bench-envs bench-pong bench-load bench-devices bench-all clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +19,17 @@ train: $(STAMP)
 	$(BIN)/seedrl train --env gym:CartPole-v1 --agent vtrace --actors 2 --envs-per-actor 16 \
 		--total-frames 3000000 --stop-at-return 475 --logdir $(LOGDIR)
 
-## Run the whole test suite (unit and integration).
-test: $(STAMP)
-	$(BIN)/python -m pytest
+## Install what the tests need beyond the virtualenv (cached; a second run takes about a second).
+test-tools: $(STAMP)
+	$(BIN)/python -m tests.setup_tools
+
+## Run the whole test suite (what CI runs), then list the 10 slowest tests.
+test: test-tools
+	$(BIN)/python -m pytest --durations=10
+
+## Unit tests and the fast integration tests: everything not marked `slow` (about 3 minutes).
+test-quick: test-tools
+	$(BIN)/python -m pytest -m "not slow" --durations=10
 
 ## Regenerate services/v1 from protos/ (a test fails when they drift).
 protos: $(STAMP)
