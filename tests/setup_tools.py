@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shlex
 import shutil
 import subprocess
 import sys
@@ -99,7 +98,7 @@ def _chart_tools_present() -> bool:
 
 def steps(installer: Installer) -> list[Step]:
     """The suite's tools, in the order they are installed."""
-    sudo = "sudo " if installer.prefix else ""
+    sudo = "" if os.geteuid() == 0 else "sudo "
 
     def apt_install() -> None:
         apt = [*installer.prefix, "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-o", "DPkg::Lock::Timeout=600"]
@@ -136,8 +135,8 @@ def steps(installer: Installer) -> list[Step]:
             "the Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler)",
             lambda: _kcp_present() and (kcp_dir() / "start.sh").is_file(),
             lambda: subprocess.run(["bash", str(kcp_dir() / "build.sh")], check=True),
-            f"the kube-control-plane folder at {kcp_dir()} (or SEEDRL_KCP_DIR), then `{sudo}bash "
-            f"{kcp_dir() / 'build.sh'}` as root or with sudo (apt: golang-go, etcd-server; about 7 minutes)",
+            f"`bash {kcp_dir() / 'build.sh'}` as root or as a user who may sudo (it installs golang-go and "
+            f"etcd-server with apt, then builds into {kcp_home()}; minutes)",
             kcp_blocked,
         ),
     ]

@@ -1,6 +1,6 @@
 """A real Prometheus scrapes a live local run and the controller; every dashboard and rule query returns data.
 
-Prometheus (the Debian package `prometheus`, which `.ci/run` installs) discovers the
+Prometheus (the Debian package `prometheus`, which `make test` installs) discovers the
 learner and actors through the controller's `/api/v1/scrape-targets` (HTTP service
 discovery), evaluates the rule file, and answers every PromQL expression of the
 Grafana dashboard and the rules through its HTTP API. GPU and TPU panels query
@@ -41,7 +41,7 @@ EXPERIMENT = {
 def prometheus_binaries() -> tuple[str, str]:
     found = shutil.which("prometheus"), shutil.which("promtool")
     if None in found:
-        pytest.fail("Prometheus is needed: apt-get install prometheus (.ci/run does it)")
+        pytest.fail("Prometheus is needed: apt-get install prometheus (make test does it)")
     return found
 
 

@@ -1,0 +1,94 @@
+"""tests/setup_tools.py: what `make test` does before any test when programs are missing.
+
+The "no Prometheus, no apt" machine is this one with a PATH that holds neither: nothing is uninstalled.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests import setup_tools
+from tests.setup_tools import Installer, Step, apt_installer, ensure
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def which_of(*programs: str):
+    return lambda name: f"/usr/bin/{name}" if name in programs else None
+
+
+def test_apt_runs_as_root_or_through_password_less_sudo():
+    assert apt_installer(True, which_of("apt-get"), lambda: False) == Installer(())
+    assert apt_installer(False, which_of("apt-get", "sudo"), lambda: True) == Installer(("sudo", "-n"))
+    assert "sudo asks for a password" in apt_installer(False, which_of("apt-get", "sudo"), lambda: False).why_not
+    assert "sudo is not installed" in apt_installer(False, which_of("apt-get"), lambda: True).why_not
+    assert "apt-get is not available" in apt_installer(True, which_of("sudo"), lambda: True).why_not
+
+
+def step(name: str, present: bool, installed: list[str], blocked: str = "", installs: bool = True) -> Step:
+    state = {"present": present}
+
+    def install() -> None:
+        installed.append(name)
+        state["present"] = installs
+
+    return Step(name, lambda: state["present"], install, f"install {name} by hand", lambda: blocked)
+
+
+def test_installs_only_what_is_missing(capsys):
+    installed: list[str] = []
+    assert ensure([step("a", True, installed), step("b", False, installed)]) == 0
+    assert installed == ["b"]
+    assert capsys.readouterr().err == ""
+
+
+def test_one_blocked_tool_stops_everything_with_one_message(capsys):
+    installed: list[str] = []
+    tools = [step("a", False, installed), step("b", False, installed, blocked="no apt"),
+             step("c", False, installed, blocked="no sudo")]
+    assert ensure(tools) == setup_tools.CANNOT_INSTALL
+    assert installed == []
+    message = capsys.readouterr().err
+    assert "install b by hand" in message and "no apt" in message
+    assert "install c by hand" in message and "no sudo" in message
+    assert "install a by hand" not in message  # `a` can be installed here: only what a person must do is named
+    assert "No test was run" in message
+
+
+def test_an_install_that_leaves_the_tool_missing_is_a_failure(capsys):
+    installed: list[str] = []
+    assert ensure([step("a", False, installed, installs=False)]) == setup_tools.CANNOT_INSTALL
+    assert "still missing" in capsys.readouterr().err
+
+
+def setup_without_apt(tmp_path: Path, kcp_scripts: Path) -> subprocess.CompletedProcess[str]:
+    """Run the setup with a PATH that has no prometheus, promtool, apt-get, sudo or etcd, and empty caches."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    env = {**os.environ, "PATH": str(bin_dir), "SEEDRL_TOOLS": str(tmp_path / "tools"),
+           "KCP_HOME": str(tmp_path / "kcp"), "SEEDRL_KCP_DIR": str(kcp_scripts)}
+    return subprocess.run([sys.executable, "-m", "tests.setup_tools"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_without_prometheus_or_apt_it_installs_nothing_and_says_what_to_install(tmp_path):
+    scripts = tmp_path / "kube-control-plane"
+    scripts.mkdir()
+    for name in ("build.sh", "start.sh"):
+        (scripts / name).write_text("exit 1\n")
+    result = setup_without_apt(tmp_path, scripts)
+    assert result.returncode == setup_tools.CANNOT_INSTALL, result.stderr
+    assert "apt-get install prometheus" in result.stderr
+    assert f"bash {scripts / 'build.sh'}" in result.stderr
+    assert result.stderr.count("apt-get is not available") == 2
+    assert not (tmp_path / "tools").exists()  # helm could be fetched, but nothing is installed when one cannot be
+
+
+def test_without_the_control_plane_scripts_it_names_the_folder(tmp_path):
+    result = setup_without_apt(tmp_path, tmp_path / "elsewhere")
+    assert result.returncode == setup_tools.CANNOT_INSTALL, result.stderr
+    assert f"{tmp_path / 'elsewhere' / 'build.sh'} does not exist" in result.stderr
+    assert "SEEDRL_KCP_DIR" in result.stderr
