@@ -21,7 +21,7 @@ import pytest
 from seedrl.common.ports import free_port
 from tests.integration.helpers import pids_with, read_summary, seedrl, status, wait_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ACTORS, ENVS_PER_ACTOR, STREAMS_PER_ACTOR = 3, 8, 2
 POLL_S = 0.05

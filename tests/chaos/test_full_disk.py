@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from seedrl.common.ports import free_port
 from tests.integration.helpers import seedrl, status, wait_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 FILE_LIMIT_BYTES = 256 * 1024  # a 256x256 MLP's checkpoint, with Adam's moments, is about 1 MB
 

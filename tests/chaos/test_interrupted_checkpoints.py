@@ -15,7 +15,7 @@ from seedrl.common.checkpoint_files import list_checkpoints
 from seedrl.learner.checkpoints import Checkpointer
 from seedrl.learner.episodes import EpisodeStats
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 # Saves of a 64 MB variable, as fast as it can, until killed; each checkpoint's weights equal its step.
 WRITER = """

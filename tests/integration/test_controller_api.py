@@ -206,6 +206,7 @@ def test_controller_metrics_count_requests_by_route_and_experiments_by_phase(api
     assert api.get("/readyz").status_code == 200
 
 
+@pytest.mark.slow
 def test_a_schema_driven_fuzz_of_the_api_finds_no_server_errors(controller, api):
     """Every operation of the published OpenAPI, with valid and invalid inputs, against the live server."""
     assert api.post(API, json=spec("fuzzed")).status_code == 201

@@ -13,7 +13,7 @@ import pytest
 from tests.integration.controller import start_controller
 from tests.integration.helpers import pids_with, wait_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 TOKEN = "lifecycle-token"
 API = "/api/v1/experiments"

@@ -9,7 +9,7 @@ import pytest
 from tests.integration.helpers import pids_with, train
 from tests.unit.test_envs_families import GFOOTBALL
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 FAMILIES = {
     # id: (flags, spec the learner must serve, frame budget)

@@ -11,7 +11,7 @@ import pytest
 
 from tests.integration.helpers import seedrl
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 EPISODE_STEPS = 100  # the run's max_episode_frames (400) over Atari's frame skip (4)
 

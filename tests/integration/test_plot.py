@@ -49,6 +49,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess, message: str) -> 
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_plot_draws_two_real_runs_into_a_png_of_width_and_height_times_dpi(runs, tmp_path):
     assert all(read_run(logdir).train.returns.size >= 2 for logdir in runs)  # lines, not lone points
     output = tmp_path / "curves.png"
@@ -60,6 +61,7 @@ def test_plot_draws_two_real_runs_into_a_png_of_width_and_height_times_dpi(runs,
     assert matplotlib.image.imread(output).shape == (240, 640, 4)  # rows = 3 * 80, columns = 8 * 80, RGBA
 
 
+@pytest.mark.slow
 def test_the_default_png_is_1000_by_400_pixels(runs, tmp_path):
     output = tmp_path / "curves.png"
     assert plot(str(runs[0]), "-o", str(output)).returncode == 0

@@ -12,7 +12,7 @@ from seedrl.common import metrics as m
 from seedrl.common.ports import free_port
 from tests.integration.helpers import pids_with, read_summary, seedrl, status, train, train_until_solved, wait_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 # CartPole-v1 reaches a mean return of 475 after 0.3M-0.55M frames at 2 x 16 envs (docs/benchmarks.md);
 # the budget leaves room for slower seeds on a loaded machine.

@@ -13,7 +13,7 @@ import pytest
 from tests.integration.helpers import scalars, train_until_solved
 from tests.integration.test_train import CARTPOLE_FRAME_BUDGET, VTRACE_CARTPOLE
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_split_inference_and_replicated_training_solve_cartpole(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 
 from tests.integration.helpers import scalars, train_until_solved
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 # PPO and V-MPO solve CartPole-v1 at 2 x 16 envs after about 0.15M-0.25M frames (docs/benchmarks.md).
 CARTPOLE_FRAME_BUDGET = 600_000

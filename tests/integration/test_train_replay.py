@@ -38,14 +38,17 @@ R2D2_FRAME_BUDGET = 500_000
 SAC_FRAME_BUDGET = 100_000
 
 
+@pytest.mark.slow
 def test_r2d2_solves_cartpole_within_the_frame_budget(tmp_path):
     train_until_solved(tmp_path, *R2D2_CARTPOLE, frames=R2D2_FRAME_BUDGET, target=475, max_seconds=300)
 
 
+@pytest.mark.slow
 def test_sac_swings_pendulum_up_within_the_frame_budget(tmp_path):
     train_until_solved(tmp_path, *SAC_PENDULUM, frames=SAC_FRAME_BUDGET, target=-250, max_seconds=200)
 
 
+@pytest.mark.slow
 def test_a_restarted_replay_learner_refills_its_replay_and_trains_on(tmp_path):
     """Replay is not checkpointed: the second run restores the networks, refills min_fill unrolls, trains."""
     flags = [*SAC_PENDULUM, "--actors", "1", "--sac.replay.min-fill", "2000", "--sac.replay.replay-ratio", "4"]

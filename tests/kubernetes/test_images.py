@@ -45,6 +45,7 @@ def install(tmp_path: Path, extras: str) -> Path:
     return venv
 
 
+@pytest.mark.slow
 @pytest.mark.integration
 def test_actor_image_install(tmp_path):
     venv = install(tmp_path, "actor")

@@ -9,7 +9,7 @@ import pytest
 
 from benchmarks.load import PATTERNS, run_load
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SLOTS = 1000
 ENVS_PER_STREAM = 4

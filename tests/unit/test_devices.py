@@ -91,6 +91,7 @@ def copy_weights(source: VTraceAgent, target: VTraceAgent) -> None:
         target_variable.assign(source_variable.numpy())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lstm_size", [0, 8], ids=["mlp", "lstm"])
 def test_two_replicas_take_the_step_one_device_takes(two_replicas, lstm_size):
     single = vtrace(lstm_size)
@@ -116,6 +117,7 @@ def test_a_batch_that_does_not_split_evenly_is_refused(two_replicas):
         agent.train(odd, 0)
 
 
+@pytest.mark.slow
 def test_an_xla_compiled_step_equals_the_plain_one():
     plain, compiled = vtrace(), vtrace(jit_compile=True)
     copy_weights(plain, compiled)
@@ -126,6 +128,7 @@ def test_an_xla_compiled_step_equals_the_plain_one():
         np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_bfloat16_encoders_act_and_train_in_float32_outputs():
     full = vtrace(8)
     with mixed_precision("bfloat16"):
@@ -149,6 +152,7 @@ def step_inputs(observation: np.ndarray) -> StepInputs:
                       np.arange(n, dtype=np.int32))
 
 
+@pytest.mark.slow
 def test_inference_copies_act_as_the_trained_agent_and_follow_its_training(two_replicas):
     with two_replicas.scope():
         trained = vtrace()

@@ -32,6 +32,7 @@ def test_the_ale_env_passes_gymnasiums_checker_with_seeds_preprocessing():
     assert env.observation_space.shape == (84, 84, 1) and env.observation_space.dtype == np.uint8
 
 
+@pytest.mark.slow
 def test_both_backends_present_the_same_spec_and_the_same_frames():
     specs = [batch(backend).spec("atari:Pong") for backend in BACKENDS]
     assert specs[0].differences(specs[1]) == []
@@ -58,6 +59,7 @@ def test_frames_are_stacked_oldest_first_and_restart_with_the_episode(backend):
     assert all(np.array_equal(restarted[..., 0], restarted[..., i]) for i in range(4))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_episodes_end_terminated_with_the_game_and_rewards_are_not_clipped(backend):
     # Standing still, Pong is lost 0-21: a terminal state, the return is the score difference.
@@ -70,6 +72,7 @@ def test_episodes_end_terminated_with_the_game_and_rewards_are_not_clipped(backe
     assert max(r.rewards.max() for r in results) >= 5
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_full_action_space_and_sticky_actions_are_options(backend):
     assert batch(backend, full_action_space=True).spec("atari:Pong").action_space.n == 18

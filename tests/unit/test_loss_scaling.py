@@ -88,6 +88,7 @@ def test_an_overflowing_step_is_skipped_and_the_scale_halved():
     assert np.isfinite(metrics["gradient_norm"]) and agent.steps == 1
 
 
+@pytest.mark.slow
 def test_two_float16_replicas_take_the_step_one_float16_device_takes(two_replicas):
     with mixed_precision("float16"):
         single = vtrace(8)
@@ -114,6 +115,7 @@ AGENTS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("agent_name", AGENTS)
 def test_every_agent_trains_with_float16_encoders(agent_name):
     with mixed_precision("float16"):

@@ -96,6 +96,7 @@ def assert_same_update(expected: PolicyGradientAgent, actual: PolicyGradientAgen
         np.testing.assert_allclose(got[name], value, rtol=1e-4, atol=1e-5, err_msg=name)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES)
 def test_two_replicas_take_the_update_one_device_takes(two_replicas, tmp_path, case):
     single, replicated = single_and_replicated(build, two_replicas, tmp_path, CASES[case])

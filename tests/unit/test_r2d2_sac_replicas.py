@@ -90,6 +90,7 @@ def assert_same_steps(expected: ReplayAgent, actual: ReplayAgent, batch: Trainin
     assert actual.steps == expected.steps == steps
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES)
 def test_two_replicas_take_the_steps_one_device_takes(two_replicas, tmp_path, case):
     single, replicated = single_and_replicated(build, two_replicas, tmp_path, CASES[case])
@@ -99,6 +100,7 @@ def test_two_replicas_take_the_steps_one_device_takes(two_replicas, tmp_path, ca
     assert_same_steps(single, replicated, collect_unrolls(single, CASES[case][0]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["r2d2-lstm-burn-in", "sac"])
 def test_an_xla_compiled_step_equals_the_plain_one(tmp_path, case):
     env_id, agent, options, network = CASES[case]
