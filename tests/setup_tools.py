@@ -112,7 +112,7 @@ def steps(installer: Installer) -> list[Step]:
 
     def kcp_blocked() -> str:
         if not (kcp_dir() / "build.sh").is_file():
-            return f"{kcp_dir() / 'build.sh'} does not exist (set SEEDRL_KCP_DIR to the kube-control-plane folder)"
+            return f"{kcp_dir()} has no build.sh"
         return "" if _kcp_present() else installer.why_not
 
     return [
@@ -135,8 +135,9 @@ def steps(installer: Installer) -> list[Step]:
             "the Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler)",
             lambda: _kcp_present() and (kcp_dir() / "start.sh").is_file(),
             lambda: subprocess.run(["bash", str(kcp_dir() / "build.sh")], check=True),
-            f"`bash {kcp_dir() / 'build.sh'}` as root or as a user who may sudo (it installs golang-go and "
-            f"etcd-server with apt, then builds into {kcp_home()}; minutes)",
+            f"`bash build.sh` in the kube-control-plane folder ({kcp_dir()}; SEEDRL_KCP_DIR names another), as "
+            f"root or as a user who may sudo: it installs golang-go and etcd-server with apt and builds into "
+            f"{kcp_home()} (minutes)",
             kcp_blocked,
         ),
     ]
