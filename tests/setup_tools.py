@@ -5,10 +5,10 @@
 - helm, kubectl and checkov: fetched by `tests.helm.tools` into ~/.cache/seedrl/tools;
 - a real Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler): built by
   `build.sh` in $SEEDRL_KCP_DIR (default: `../shared/tools/kube-control-plane` beside the repository) into
-  $KCP_HOME (default: ~/.cache/kube-control-plane), about 7 minutes the first time.
+  $KCP_HOME (default: ~/.cache/kube-control-plane) when they are not there yet, about 7 minutes.
 
 Each step looks first and does nothing when its programs are there, so on a machine that has everything it
-takes about a second. When something is missing and cannot be installed from here (no apt, not root and no
+takes well under a second. When something is missing and cannot be installed from here (no apt, not root and no
 password-less sudo, no build.sh), it installs nothing, prints one message that names everything to install,
 and exits with status 2, before any test runs.
 """
@@ -113,7 +113,7 @@ def steps(installer: Installer) -> list[Step]:
     def kcp_blocked() -> str:
         if not (kcp_dir() / "build.sh").is_file():
             return f"{kcp_dir()} has no build.sh"
-        return "" if _kcp_present() else installer.why_not
+        return installer.why_not
 
     return [
         Step(
@@ -133,8 +133,8 @@ def steps(installer: Installer) -> list[Step]:
         ),
         Step(
             "the Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler)",
-            lambda: _kcp_present() and (kcp_dir() / "start.sh").is_file(),
-            lambda: subprocess.run(["bash", str(kcp_dir() / "build.sh")], check=True),
+            _kcp_present,
+            _build_kcp,
             f"`bash build.sh` in the kube-control-plane folder ({kcp_dir()}; SEEDRL_KCP_DIR names another), as "
             f"root or as a user who may sudo: it installs golang-go and etcd-server with apt and builds into "
             f"{kcp_home()} (minutes)",
@@ -144,12 +144,19 @@ def steps(installer: Installer) -> list[Step]:
 
 
 @contextmanager
-def _locked() -> Iterator[None]:
-    """One installer at a time on this machine: two test runs starting together would race in apt and the caches."""
-    LOCK.parent.mkdir(parents=True, exist_ok=True)
-    with LOCK.open("w") as handle:
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if need be) while the block runs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         yield
+
+
+def _build_kcp() -> None:
+    """build.sh, under the lock the Kubernetes tests also take before they build: one build at a time."""
+    with _locked(kcp_home() / ".build.lock"):
+        if not _kcp_present():
+            subprocess.run(["bash", str(kcp_dir() / "build.sh")], check=True)
 
 
 def ensure(tools: list[Step]) -> int:
@@ -162,7 +169,7 @@ def ensure(tools: list[Step]) -> int:
         print("The tests need programs that are missing here:\n" + "\n".join(lines)
               + "\nInstall them, then run the tests again. No test was run.", file=sys.stderr)
         return CANNOT_INSTALL
-    with _locked():
+    with _locked(LOCK):  # two test runs starting together would race in apt and the caches
         for step in missing:
             if step.present():  # another run installed it while this one waited for the lock
                 continue

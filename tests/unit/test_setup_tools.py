@@ -92,3 +92,23 @@ def test_without_the_control_plane_scripts_it_names_the_folder(tmp_path):
     assert result.returncode == setup_tools.CANNOT_INSTALL, result.stderr
     assert f"{tmp_path / 'elsewhere'} has no build.sh" in result.stderr
     assert "SEEDRL_KCP_DIR names another" in result.stderr
+
+
+def test_the_control_plane_is_built_once_then_found_in_its_cache(tmp_path, monkeypatch):
+    """A build.sh that writes empty programs and an empty etcd stands in for the real 7-minute build."""
+    scripts, home, etcd = tmp_path / "kube-control-plane", tmp_path / "kcp", tmp_path / "etcd-bin"
+    scripts.mkdir()
+    etcd.mkdir()
+    monkeypatch.setenv("PATH", f"{etcd}:{os.environ['PATH']}")
+    (scripts / "build.sh").write_text(
+        f'echo built >> {tmp_path / "builds"}; mkdir -p "$KCP_HOME/bin"; cd "$KCP_HOME/bin"\n'
+        "for p in kube-apiserver kube-controller-manager kube-scheduler; do printf '' > $p; chmod +x $p; done\n"
+        f"printf '' > {etcd}/etcd; chmod +x {etcd}/etcd\n"
+    )
+    monkeypatch.setenv("SEEDRL_KCP_DIR", str(scripts))
+    monkeypatch.setenv("KCP_HOME", str(home))
+    (kcp,) = [tool for tool in setup_tools.steps(Installer(())) if "Kubernetes" in tool.name]
+    assert not kcp.present()
+    assert ensure([kcp]) == 0 and ensure([kcp]) == 0
+    assert kcp.present()
+    assert (tmp_path / "builds").read_text() == "built\n"  # the second run found the cache and built nothing
