@@ -19,7 +19,7 @@ train: $(STAMP)
 	$(BIN)/seedrl train --env gym:CartPole-v1 --agent vtrace --actors 2 --envs-per-actor 16 \
 		--total-frames 3000000 --stop-at-return 475 --logdir $(LOGDIR)
 
-## Install what the tests need beyond the virtualenv (cached; a second run takes about a second).
+## Install what the tests need beyond the virtualenv (cached: once everything is there, it returns at once).
 test-tools: $(STAMP)
 	$(BIN)/python -m tests.setup_tools
 
@@ -27,7 +27,7 @@ test-tools: $(STAMP)
 test: test-tools
 	$(BIN)/python -m pytest --durations=10
 
-## Unit tests and the fast integration tests: everything not marked `slow` (about 3 minutes).
+## Unit tests and the fast integration tests: everything not marked `slow`.
 test-quick: test-tools
 	$(BIN)/python -m pytest -m "not slow" --durations=10
 
