@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from seedrl.common.ports import free_port
 from tests.integration.helpers import seedrl, status, wait_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def learner(port, logdir):

@@ -12,7 +12,7 @@ import pytest
 from tests.integration.controller import start_controller
 from tests.integration.helpers import pids_with
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 
