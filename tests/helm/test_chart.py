@@ -24,10 +24,7 @@ OPERATOR_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
 VERSIONS = ["1.30.0", kubernetes_validate.latest_version()]
 
 
-def helm(*args: str) -> str:
-    result = subprocess.run([str(tools.helm()), *args], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+helm = tools.run_helm
 
 
 def render(*values: Path, sets: tuple[str, ...] = ()) -> dict[str, dict]:

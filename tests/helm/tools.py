@@ -46,6 +46,13 @@ def _extract_layer(bin_dir: Path) -> None:
             target.chmod(0o755)
 
 
+def run_helm(*args: str, env: dict[str, str] | None = None) -> str:
+    """Run helm; its standard output (a failure raises with helm's own message)."""
+    result = subprocess.run([str(helm()), *args], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 def checkov() -> Path:
     """The checkov command, in its own virtualenv."""
     venv = CACHE / "checkov-venv"
