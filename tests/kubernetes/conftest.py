@@ -31,7 +31,6 @@ import yaml
 from seedrl.common import metrics as m
 from seedrl.common.ports import free_port
 from seedrl.controller.runtimes.kubernetes.api import KubeApi
-from seedrl.controller.runtimes.kubernetes.options import KubernetesOptions
 from seedrl.controller.runtimes.kubernetes.probe import GrpcLearnerProbe
 from seedrl.controller.runtimes.kubernetes.runtime import KubernetesRuntime
 from seedrl.v1 import learner_pb2 as pb
@@ -40,6 +39,7 @@ from tests.helm import tools
 from tests.kubernetes import v120
 from tests.kubernetes.client import Kube, Object, path, wait_for
 from tests.kubernetes.control_plane import ControlPlane, ensure_built, missing_reason
+from tests.kubernetes.flows import options_for
 from tests.kubernetes.kubelet import Kubelet
 
 RELEASE = "rl"
@@ -232,12 +232,6 @@ class Clock:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
-
-
-def options_for(namespace: Namespace, **fields: object) -> KubernetesOptions:
-    """The runtime's options in the tests: no leader election (one runtime), short deadlines."""
-    return KubernetesOptions.model_validate({"namespace": namespace.name, "leader_election": {"enabled": False},
-                                             "start_timeout_s": 600, "stop_timeout_s": 60, **fields})
 
 
 @pytest.fixture

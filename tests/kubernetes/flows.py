@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from typing import Any, Callable, TypeVar
 
 from seedrl.common.spec import ExperimentSpec
 from seedrl.controller.models import ExperimentStatus, Phase
+from seedrl.controller.runtimes.kubernetes.options import KubernetesOptions
 from seedrl.controller.runtimes.kubernetes.runtime import KubernetesRuntime
+from tests.helm import tools
 from tests.kubernetes.client import Object
 
 NAME = "cartpole"
@@ -64,3 +67,18 @@ def start_running(runtime: KubernetesRuntime, namespace: Any, learners: Any, nam
 
 def replicas(namespace: Any, kind: str, name: str) -> int:
     return namespace.get(kind, name)["spec"]["replicas"]
+
+
+def options_for(namespace: Any, **fields: Any) -> KubernetesOptions:
+    """The runtime's options in the tests: the test's namespace, no leader election (one runtime), and
+    deadlines the tests pass by moving the reconciler's clock."""
+    return KubernetesOptions.model_validate({"namespace": namespace.name, "leader_election": {"enabled": False},
+                                             "start_timeout_s": 600, "stop_timeout_s": 60, **fields})
+
+
+def kubectl(control_plane: Any, *args: str, stdin: str | None = None) -> str:
+    """Run the real kubectl as the cluster administrator; its output (a failure raises with its message)."""
+    result = subprocess.run([str(tools.kubectl()), f"--kubeconfig={control_plane.admin_kubeconfig}", *args],
+                            input=stdin, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout

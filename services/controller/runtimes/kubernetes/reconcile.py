@@ -147,6 +147,8 @@ def start_message(restore_from: str | None, latest_checkpoint: str | None, verb:
         return f"{verb} from checkpoint {restore_from}"
     if latest_checkpoint:
         return f"{verb} from the newest checkpoint (the last reported was {latest_checkpoint})"
+    if verb == "starting":
+        return verb
     return f"{verb}; no checkpoint was reported, so the learner starts afresh unless it wrote one"
 
 
