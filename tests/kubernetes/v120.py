@@ -14,7 +14,8 @@ that changes an object for v1.20; the product itself is not changed for it.
 
 Helm applies `adapt` to what the chart renders through a post-renderer plugin (`post_renderer`); the
 runtime under test applies its manifests through `AdaptedApi`. `python -m tests.kubernetes.v120`
-adapts a YAML stream from stdin (what the plugin runs).
+adapts a YAML stream from stdin (what the plugin runs); `python -m tests.kubernetes.v120 controller ARGS`
+runs `seedrl controller ARGS` whose applies are adapted the same way.
 """
 
 from __future__ import annotations
@@ -108,10 +109,18 @@ class AdaptedApi:
         return getattr(self.api, name)
 
 
-def main() -> None:
+def main() -> int:
+    if sys.argv[1:2] == ["controller"]:
+        from seedrl import cli
+        from seedrl.controller.runtimes.kubernetes.api import KubeApi
+
+        apply = KubeApi.apply
+        KubeApi.apply = lambda self, manifest: apply(self, adapt(manifest))  # type: ignore[method-assign]
+        return cli.main(sys.argv[1:])
     documents = [adapt(document) for document in yaml.safe_load_all(sys.stdin) if document]
     yaml.safe_dump_all(documents, sys.stdout, sort_keys=False)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

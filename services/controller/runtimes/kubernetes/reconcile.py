@@ -190,10 +190,12 @@ class Reconciler:
         self.resync_s = resync_s
         self.clock = clock
         self._applied: dict[tuple[str, str], tuple[str, float]] = {}  # (kind, name) -> (manifest, when)
+        self._deferred: dict[str, str] = {}  # learner StatefulSet -> why it was applied with its old fields
 
     def forget_applied(self) -> None:
         """Apply everything again at the next pass (e.g. after another replica has been reconciling)."""
         self._applied.clear()
+        self._deferred.clear()
 
     def reconcile(self, resource: Object) -> None:
         """One pass; an API error that blocked it is written into the status (Synced), then raised."""
@@ -342,32 +344,39 @@ class Reconciler:
     def _apply_learner(self, current: _Pass, manifest: Object, learner: Object | None) -> None:
         """Apply the learner's StatefulSet. A change to the fields a StatefulSet cannot change in place
         (its volumeClaimTemplates, after a new storage size or class) recreates it when the learner is
-        not running, and waits for the next start while it is."""
+        not running, and waits for the next start while it is (the Synced condition says so)."""
+        name = manifest["metadata"]["name"]
         try:
-            self._apply(manifest)
-            return
+            if self._apply(manifest):
+                self._deferred.pop(name, None)
         except ApiError as error:
             if not (error.status == 422 and any(c.get("reason") == IMMUTABLE_CAUSE for c in error.causes)):
                 raise
-        if learner is not None and learner["spec"].get("replicas", 0) == 0:
-            self.api.delete("StatefulSet", manifest["metadata"]["name"])  # no pod, no finalizer: gone at once
-            self._apply(manifest)
-            return
-        kept = {key: learner["spec"][key] for key in ("volumeClaimTemplates", "serviceName", "podManagementPolicy",
-                                                      "selector") if learner and key in learner["spec"]}
-        self._apply({**manifest, "spec": {**manifest["spec"], **kept}}, key_manifest=manifest)
-        current.notes.append(f"{manifest['metadata']['name']} keeps its volumeClaimTemplates while the learner "
-                             "runs; the new storage settings apply when the experiment next starts")
+            if learner is not None and learner["spec"].get("replicas", 0) == 0:
+                self.api.delete("StatefulSet", name)  # no pod, no finalizer: gone at once
+                self._apply(manifest)
+                self._deferred.pop(name, None)
+                return
+            kept = {key: learner["spec"][key] for key in ("volumeClaimTemplates", "serviceName", "podManagementPolicy",
+                                                          "selector") if learner and key in learner["spec"]}
+            self._apply({**manifest, "spec": {**manifest["spec"], **kept}}, key_manifest=manifest)
+            self._deferred[name] = (f"{name} keeps its volumeClaimTemplates while the learner runs; the new "
+                                    "storage settings apply when the experiment next starts")
+        if name in self._deferred:
+            current.notes.append(self._deferred[name])
 
-    def _apply(self, manifest: Object, key_manifest: Object | None = None) -> None:
-        """Apply `manifest` if it changed since it was last applied, or `resync_s` ago (to undo edits)."""
+    def _apply(self, manifest: Object, key_manifest: Object | None = None) -> bool:
+        """Apply `manifest` if it changed since it was last applied, or `resync_s` ago (to undo edits);
+        whether it did."""
         key = (manifest["kind"], manifest["metadata"]["name"])
         digest = json.dumps(key_manifest or manifest, sort_keys=True)
         applied = self._applied.get(key)
-        if applied is None or applied[0] != digest or time.monotonic() - applied[1] > self.resync_s:
-            self._applied.pop(key, None)
-            self.api.apply(manifest)
-            self._applied[key] = (digest, time.monotonic())
+        if applied is not None and applied[0] == digest and time.monotonic() - applied[1] <= self.resync_s:
+            return False
+        self._applied.pop(key, None)
+        self.api.apply(manifest)
+        self._applied[key] = (digest, time.monotonic())
+        return True
 
     def _failure(self, pods: Pods) -> str | None:
         """Why the run cannot go on: a crash-looping learner, or an actor the learner refused."""
