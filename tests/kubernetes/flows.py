@@ -6,7 +6,7 @@ import subprocess
 import time
 from typing import Any, Callable, TypeVar
 
-from seedrl.common.spec import ExperimentSpec
+from seedrl.spec.experiment import ExperimentSpec
 from seedrl.controller.models import ExperimentStatus, Phase
 from seedrl.controller.runtimes.kubernetes.options import KubernetesOptions
 from seedrl.controller.runtimes.kubernetes.runtime import KubernetesRuntime

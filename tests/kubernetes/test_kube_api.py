@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from seedrl.actor.backoff import Backoff
-from seedrl.common.spec import ExperimentSpec
+from seedrl.common.backoff import Backoff
+from seedrl.spec.experiment import ExperimentSpec
 from seedrl.controller.runtimes.kubernetes import manifests as mf
 from seedrl.controller.runtimes.kubernetes.api import (
     AlreadyExistsError, ApiError, ConflictError, KubeApi, error_for, with_retries,

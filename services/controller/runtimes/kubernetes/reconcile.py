@@ -37,7 +37,7 @@ from typing import Any, Callable, NamedTuple
 from pydantic import ValidationError
 
 from seedrl.common.defaults import ACTOR_REFUSED_EXIT_CODE
-from seedrl.common.spec import ExperimentSpec
+from seedrl.spec.experiment import ExperimentSpec
 from seedrl.controller.models import ExperimentStatus, Phase
 from seedrl.controller.runtimes.kubernetes import manifests as mf
 from seedrl.controller.runtimes.kubernetes.api import ApiError, ClusterApi, ConflictError, Object
