@@ -20,7 +20,8 @@ import yaml
 from seedrl.spec.experiment import ExperimentSpec
 from seedrl.controller.runtimes.kubernetes import crd
 from seedrl.controller.runtimes.kubernetes.resource import spec_of, to_resource
-from tests.kubernetes.client import KubeError, path
+from tests.kubernetes.client import KubeError
+from tests.kubernetes.client import path as rest_path
 
 ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN = {"$ref", "$defs", "anyOf", "oneOf", "allOf", "const", "examples", "prefixItems", "title"}
@@ -122,7 +123,7 @@ SERVER_REFUSALS = [
 
 
 def test_the_api_server_refuses_bad_experiments_with_its_reasons_and_prunes_unknown_fields(namespace):
-    collection = path("Experiment", namespace.name)
+    collection = rest_path("Experiment", namespace.name)
     good = to_resource(ExperimentSpec(name="x"), namespace.name, suspend=False)
     for field, value, words in SERVER_REFUSALS:
         bad = copy.deepcopy(good)
