@@ -144,7 +144,7 @@ class KubeApi:
             config.load_incluster_config(client_configuration=configuration)
         except config.ConfigException:
             # KUBECONFIG as it is now (the client reads it once, at import).
-            config.load_kube_config(config_file=str(kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"),
+            config.load_kube_config(config_file=str(kubeconfig) if kubeconfig else os.environ.get("KUBECONFIG"),
                                     client_configuration=configuration)
         configuration.retries = 0  # retried here, with backoff
         self._client = client.ApiClient(configuration)

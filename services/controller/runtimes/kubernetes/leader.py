@@ -12,7 +12,6 @@ Lease over at once.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from datetime import datetime, timezone
@@ -50,16 +49,16 @@ class LeaseElector:
         """One attempt to acquire or renew; True if this replica holds the Lease now."""
         was_leader = self.is_leader()
         try:
-            held = self._try_acquire_or_renew()
+            self._try_acquire_or_renew()
         except ApiError as error:
             log.warning("leader election: %s", error)
-            held = False
-        if held != was_leader and held:
+        leader = self.is_leader()
+        if leader and not was_leader:
             log.info("%s leads: it holds Lease %s", self.identity, self.settings.lease_name)
-        if not held and was_leader and not self.is_leader():
-            log.warning("%s stopped leading: Lease %s not renewed for %.0fs", self.identity,
+        elif was_leader and not leader:
+            log.warning("%s stopped leading (Lease %s lost, or not renewed for %.0fs)", self.identity,
                         self.settings.lease_name, self.settings.renew_deadline_s)
-        return self.is_leader()
+        return leader
 
     def _try_acquire_or_renew(self) -> bool:
         now, wall = self._monotonic(), datetime.now(timezone.utc)
@@ -125,7 +124,7 @@ class LeaseElector:
             log.info("%s released Lease %s", self.identity, self.settings.lease_name)
         except ApiError as error:
             log.warning("releasing Lease %s failed (%s); it expires in %ds", self.settings.lease_name, error,
-                        math.ceil(self.settings.lease_duration_s))
+                        self.settings.lease_duration_s)
 
 
 def _parse(stamp: str | None) -> datetime | None:

@@ -215,11 +215,10 @@ class Reconciler:
             status.message = f"blocked: {error}"
         extra["actor_selector"] = mf.selector_string(current.name, "actor")
         extra["observed_generation"] = resource["metadata"].get("generation", 0)
-        if not self._write(current, before) or failure is not None:
-            if failure is not None:
-                raise failure
-            return
-        if current.experiment_patch:
+        written = self._write(current, before)
+        if failure is not None:
+            raise failure
+        if written and current.experiment_patch:
             self.api.merge_patch("Experiment", current.name, current.experiment_patch)
 
     def _reconcile(self, current: _Pass) -> None:
@@ -291,7 +290,8 @@ class Reconciler:
             copy_counters(status, serving)
             set_condition(status, "LearnerReady", True, "Serving")
             set_condition(status, "Progressing", True, "Running")
-            status.phase = Phase.RUNNING if status.phase == Phase.PENDING else status.phase
+            if status.phase == Phase.PENDING:
+                status.phase = Phase.RUNNING
             status.message = "the learner is serving" + (f"; {actor_problem.message}" if actor_problem else "")
             if serving.done:
                 self._end(current, Phase.SUCCEEDED, f"reached total_frames ({serving.frames:,} frames)")

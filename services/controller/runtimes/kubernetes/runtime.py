@@ -108,8 +108,9 @@ class KubernetesRuntime:
         """Reconciling (the leader), or able to take over (a follower that reads the Lease)."""
         if not self._thread.is_alive():
             return False
-        last = self._last_pass if self.leads() else self.elector.last_contact if self.elector else 0.0
-        return time.monotonic() - last < STALE_AFTER_S
+        if self.elector is None or self.elector.is_leader():
+            return time.monotonic() - self._last_pass < STALE_AFTER_S
+        return time.monotonic() - self.elector.last_contact < STALE_AFTER_S
 
     def leads(self) -> bool:
         """This replica reconciles now (always, without leader election)."""
