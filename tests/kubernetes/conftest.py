@@ -167,6 +167,7 @@ def namespace(request: pytest.FixtureRequest, control_plane: ControlPlane, kube:
     created = Namespace(name, kube, control_plane.kubeconfig(tmp_path / "controller.kubeconfig", token, name))
     created.wait_for_rbac(created.role()["rules"])
     yield created
+    kubelet.forget(name)
     kube.delete(path("Namespace", name=name))
 
 

@@ -44,7 +44,7 @@ class NodePool:
         return [f"gke-seedrl-{self.name}-{index}" for index in range(self.nodes)]
 
 
-CPU_POOL = NodePool("default-pool", 2, "e2-standard-8", "8", "32Gi")
+CPU_POOL = NodePool("default-pool", 3, "e2-standard-16", "16", "64Gi")
 GPU_POOL = NodePool(  # one L4 per node, as `gcloud container node-pools create --accelerator type=nvidia-l4,count=1`
     "l4-pool", 1, "g2-standard-8", "8", "32Gi",
     labels={"cloud.google.com/gke-accelerator": "nvidia-l4", "cloud.google.com/gke-gpu": "true"},
@@ -52,7 +52,7 @@ GPU_POOL = NodePool(  # one L4 per node, as `gcloud container node-pools create 
     accelerators={"nvidia.com/gpu": "1"},
 )
 TPU_POOL = NodePool(  # a single-host TPU v5e slice: ct5lp-hightpu-4t, topology 2x2
-    "v5e-pool", 1, "ct5lp-hightpu-4t", "24", "48Gi",
+    "v5e-pool", 1, "ct5lp-hightpu-4t", "112", "192Gi",
     labels={"cloud.google.com/gke-tpu-accelerator": "tpu-v5-lite-podslice", "cloud.google.com/gke-tpu-topology": "2x2"},
     taints=({"key": "google.com/tpu", "value": "present", "effect": "NoSchedule"},),
     accelerators={"google.com/tpu": "4"},
@@ -121,11 +121,12 @@ class Kubelet:
     """Plays the kubelets of `pools` (see the module docstring). `start()` registers the nodes and runs a
     thread that reacts within `every_s`; `stop()` ends it."""
 
-    def __init__(self, kube: Kube, pools: tuple[NodePool, ...] = GKE_POOLS, every_s: float = 0.1):
+    def __init__(self, kube: Kube, pools: tuple[NodePool, ...] = GKE_POOLS, every_s: float = 0.2):
         self.kube = kube
         self.pools = pools
         self.every_s = every_s
         self.nodes = {name: pool for pool in pools for name in pool.node_names()}
+        self.node_ips = {name: f"10.128.0.{index + 2}" for index, name in enumerate(self.nodes)}
         self._held: set[tuple[str, str]] = set()  # (namespace, pod name prefix)
         self._states: dict[tuple[str, str], PodState] = {}  # (namespace, pod name prefix) -> state
         self._written: dict[str, PodState] = {}  # pod uid -> state written
@@ -153,11 +154,17 @@ class Kubelet:
             self._held.discard((namespace, pod_prefix))
         self.sync()
 
+    def forget(self, namespace: str) -> None:
+        """Drop what tests asked for in `namespace` (its pods then run and stop as by default)."""
+        with self._lock:
+            self._states = {key: state for key, state in self._states.items() if key[0] != namespace}
+            self._held = {key for key in self._held if key[0] != namespace}
+
     # --- The kubelet's own work ----------------------------------------------------------
 
     def start(self) -> "Kubelet":
-        for index, (name, pool) in enumerate(self.nodes.items()):
-            self.kube.create("/api/v1/nodes", self._node(name, pool, index))
+        for name, pool in self.nodes.items():
+            self.kube.create("/api/v1/nodes", self._node(name, pool))
         self._heartbeat()
         self._thread.start()
         return self
@@ -166,7 +173,7 @@ class Kubelet:
         self._stop.set()
         self._thread.join()
 
-    def _node(self, name: str, pool: NodePool, index: int) -> Object:
+    def _node(self, name: str, pool: NodePool) -> Object:
         capacity = {"cpu": pool.cpu, "memory": pool.memory, "pods": "110", "ephemeral-storage": "100Gi",
                     **pool.accelerators}
         now = _stamp()
@@ -183,7 +190,7 @@ class Kubelet:
                 **pool.labels}},
             "spec": {"taints": [dict(taint) for taint in pool.taints]} if pool.taints else {},
             "status": {"capacity": capacity, "allocatable": capacity, "conditions": conditions,
-                       "addresses": [{"type": "InternalIP", "address": f"10.128.0.{index + 2}"},
+                       "addresses": [{"type": "InternalIP", "address": self.node_ips[name]},
                                      {"type": "Hostname", "address": name}],
                        "nodeInfo": {"kubeletVersion": "v1.20.2", "kubeProxyVersion": "v1.20.2", "operatingSystem": "linux",
                                     "architecture": "amd64", "containerRuntimeVersion": "containerd://1.6.0",
@@ -244,9 +251,8 @@ class Kubelet:
         if self._written.get(metadata["uid"]) == state:
             return
         ip = self._ips.setdefault(metadata["uid"], f"10.64.{len(self._ips) // 250}.{len(self._ips) % 250 + 2}")
-        host = next(address["address"] for address in self.kube.get(f"/api/v1/nodes/{node}")["status"]["addresses"])
         try:
-            self.kube.patch(f"{path}/status", {"status": state.status(pod, ip, host)})
+            self.kube.patch(f"{path}/status", {"status": state.status(pod, ip, self.node_ips[node])})
         except KubeError as error:
             if error.status != 404:  # deleted meanwhile
                 raise

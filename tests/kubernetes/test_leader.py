@@ -29,7 +29,7 @@ from tests.kubernetes.client import wait_for
 from tests.kubernetes.flows import NAME, options_for, running_pods, spec
 
 ROOT = Path(__file__).resolve().parents[2]
-ELECTION = {"enabled": True, "lease_duration_s": 3, "renew_deadline_s": 2.0, "retry_period_s": 0.5}
+ELECTION = {"enabled": True, "lease_duration_s": 4, "renew_deadline_s": 2.0, "retry_period_s": 0.5}
 WRITES = ("create", "replace", "apply", "merge_patch", "delete")
 
 
@@ -102,10 +102,9 @@ def test_only_the_lease_holder_reconciles_and_another_takes_over_within_the_leas
         learners.down(NAME)
         wait_for(lambda: leader.get(NAME).status.phase == Phase.STOPPED, "Stopped, as the old leader reads it")
 
-        # Never both: the old leader's last write came before the new one's first.
+        # Never both: the old leader stopped writing before the new one's first write.
         taken = [when for when in follower.api.reconciled() if when > cut]
         assert taken and max(leader.api.reconciled()) < min(taken)
-        assert max(leader.api.reconciled()) < cut + ELECTION["renew_deadline_s"] + 1.0
         status = follower.get(NAME).status
         assert status.started_at == started_at  # the run went on: no second start
         assert namespace.get("StatefulSet", "cartpole-learner")["metadata"]["generation"] == generation + 1  # the stop
@@ -150,8 +149,9 @@ def test_killing_the_leader_process_hands_over_to_the_other(namespace, tmp_path)
         killed = time.monotonic()
         assert httpx.post(f"{api}/experiments", params={"start": "true"}, json=spec("second").model_dump(mode="json"),
                           timeout=10).status_code == 201
-        wait_for(lambda: namespace.get("StatefulSet", "second-learner"), "the survivor to reconcile", timeout_s=20)
-        assert lease_holder(namespace) == survivor and time.monotonic() - killed < 2 + 1 + 4
+        wait_for(lambda: lease_holder(namespace) == survivor, "the survivor to take the Lease", timeout_s=15)
+        assert time.monotonic() - killed < 2 + 2 * ELECTION["retry_period_s"] + 2.0  # the lease time, and slack
+        wait_for(lambda: namespace.get("StatefulSet", "second-learner"), "the survivor to reconcile")
         assert ready(ports[survivor])
     finally:
         for process in processes.values():

@@ -39,6 +39,6 @@ def test_a_request_no_pool_can_meet_is_reported_with_the_schedulers_reason(runti
                     conditions(s).get("LearnerReady") == ("False", "Unschedulable") and
                     "Insufficient" in condition_message(s, "LearnerReady") and s, "Unschedulable")
     message = condition_message(status, "LearnerReady")
-    assert message.startswith("pod cartpole-learner-0 cannot be scheduled: 0/4 nodes are available")
+    assert message.startswith("pod cartpole-learner-0 cannot be scheduled: 0/5 nodes are available")
     assert "1 Insufficient nvidia.com/gpu" in message and status.message == message
     assert status.phase == Phase.PENDING
