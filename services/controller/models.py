@@ -34,9 +34,14 @@ class Phase(str, Enum):
 
 
 class Condition(BaseModel):
-    """One aspect of an experiment's state, as Kubernetes conditions are written."""
+    """One aspect of an experiment's state, as Kubernetes conditions are written.
 
-    type: Literal["LearnerReady", "ActorsReady", "Checkpointed"]
+    Both runtimes set LearnerReady, ActorsReady and Checkpointed; the Kubernetes runtime adds Synced
+    (its API calls for the experiment went through, else the server's reason and message) and
+    Progressing (False when a start or a stop is past its deadline).
+    """
+
+    type: Literal["LearnerReady", "ActorsReady", "Checkpointed", "Synced", "Progressing"]
     status: Literal["True", "False", "Unknown"]
     reason: str = ""
     message: str = ""

@@ -24,10 +24,7 @@ OPERATOR_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
 VERSIONS = ["1.30.0", kubernetes_validate.latest_version()]
 
 
-def helm(*args: str) -> str:
-    result = subprocess.run([str(tools.helm()), *args], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+helm = tools.run_helm
 
 
 def render(*values: Path, sets: tuple[str, ...] = ()) -> dict[str, dict]:
@@ -88,6 +85,19 @@ def test_gpu_values_reach_the_experiment_and_the_learner_scheduling():
     assert options.learner.tolerations == [{"key": "dedicated", "operator": "Equal", "value": "learners", "effect": "NoSchedule"}]
 
 
+def test_two_controller_replicas_roll_under_a_disruption_budget_and_elect_a_leader():
+    objects = render(sets=("controller.leaderElection.leaseDurationSeconds=30",))
+    deployment = objects["Deployment/rl-seedrl-controller"]["spec"]
+    assert deployment["replicas"] == 2
+    assert deployment["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    env = deployment["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}} in env
+    assert objects["PodDisruptionBudget/rl-seedrl-controller"]["spec"]["maxUnavailable"] == 1
+    options = KubernetesOptions.model_validate(yaml.safe_load(objects["ConfigMap/rl-seedrl-controller"]["data"]["kubernetes.yaml"]))
+    assert options.leader_election.enabled and options.leader_election.lease_duration_s == 30
+    assert (options.start_timeout_s, options.stop_timeout_s) == (1800, 300)
+
+
 def test_controller_is_hardened():
     pod = render()["Deployment/rl-seedrl-controller"]["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] and pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
@@ -101,9 +111,16 @@ def test_controller_is_hardened():
 def test_rbac_is_least_privilege_and_namespaced_unless_asked():
     objects = render()
     role = objects["Role/rl-seedrl-controller"]
-    verbs = {(group, resource): set(rule["verbs"]) for rule in role["rules"]
-             for group in rule["apiGroups"] for resource in rule["resources"]}
+    verbs: dict[tuple[str, str], set[str]] = {}
+    for rule in role["rules"]:
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                verbs.setdefault((group, resource), set()).update(rule["verbs"])
     assert verbs[("seedrl.io", "experiments/status")] == {"get", "patch"}
+    assert verbs[("seedrl.io", "experiments/finalizers")] == {"update"}  # owner references that block deletion
+    leases = [rule for rule in role["rules"] if rule["resources"] == ["leases"]]
+    assert [(rule["verbs"], rule.get("resourceNames")) for rule in leases] == [
+        (["create"], None), (["get", "update"], ["seedrl-controller"])]  # only the leader Lease
     assert verbs[("", "pods")] == {"get", "list", "watch"}
     assert verbs[("", "persistentvolumeclaims")] == {"get", "list", "delete"}
     assert all("*" not in v and "escalate" not in v and "bind" not in v for v in verbs.values())

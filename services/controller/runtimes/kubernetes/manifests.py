@@ -6,6 +6,7 @@ For an Experiment `NAME` in namespace `NS`, all owned by the Experiment (deletin
 - Service `NAME-learner`: headless, so the learner pod is `NAME-learner-0.NAME-learner.NS.svc.<domain>`.
 - StatefulSet `NAME-learner`: one learner pod (0 when stopped) on GPU/TPU nodes as the spec asks,
   with a PersistentVolumeClaim from a volumeClaimTemplate (kept across stops) or a GCS bucket.
+  Its annotations record the current run (`Run`): when it started and what it restores.
 - Deployment `NAME-actors`: `spec.actors` actor pods pointed at the learner's DNS name, each
   seeding its envs from its pod name; Deployment `NAME-evaluator` when `eval_envs` > 0.
 - NetworkPolicy `NAME-learner` (optional): only this experiment's actors and the controller
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from seedrl.spec.env import ALLOW_CUSTOM_ENVS
@@ -60,6 +62,35 @@ class Owner:
                 "controller": True, "blockOwnerDeletion": True}
 
 
+@dataclass(frozen=True)
+class Run:
+    """One run of an experiment, from a start or resume to its stop, recorded in the annotations of its
+    learner StatefulSet: what was applied is the record, so a status write that failed, or a controller
+    that restarted, loses nothing."""
+
+    started_at: datetime
+    restore_from: str | None = None  # the checkpoint (in-pod path) the learner restores; None: its newest
+
+    STARTED_AT = "seedrl.io/run-started-at"
+    RESTORE_FROM = "seedrl.io/run-restore-from"
+
+    def annotations(self) -> dict[str, str]:
+        recorded = {self.STARTED_AT: self.started_at.isoformat()}
+        if self.restore_from:
+            recorded[self.RESTORE_FROM] = self.restore_from
+        return recorded
+
+    @classmethod
+    def of(cls, stateful_set: Manifest | None) -> "Run | None":
+        """The run a learner StatefulSet records, if it runs (one replica) and records one."""
+        if stateful_set is None or not stateful_set["spec"].get("replicas"):
+            return None
+        annotations = stateful_set["metadata"].get("annotations") or {}
+        if cls.STARTED_AT not in annotations:
+            return None
+        return cls(datetime.fromisoformat(annotations[cls.STARTED_AT]), annotations.get(cls.RESTORE_FROM))
+
+
 def learner_name(experiment: str) -> str:
     """The learner's StatefulSet and headless Service."""
     return f"{experiment}-learner"
@@ -97,6 +128,12 @@ def checkpoint_path(reference: str, experiment: str) -> str:
     """The in-pod path of `ckpt-N` (of `experiment`) or `other/ckpt-N`."""
     other, _, checkpoint = reference.rpartition("/")
     return f"{logdir(other or experiment)}/checkpoints/{checkpoint}"
+
+
+def checkpoint_reference(path: str, experiment: str) -> str:
+    """The reference (`ckpt-N`, or `other/ckpt-N` of another experiment) of a `checkpoint_path`."""
+    owner, _, checkpoint = path.removeprefix(f"{DATA_DIR}/experiments/").partition("/checkpoints/")
+    return checkpoint if owner == experiment else f"{owner}/{checkpoint}"
 
 
 def labels(experiment: str, component: str, options: KubernetesOptions) -> dict[str, str]:
@@ -226,8 +263,9 @@ def learner_accelerators(spec: ExperimentSpec) -> tuple[dict[str, Any], dict[str
     return {}, {}, []
 
 
-def learner_stateful_set(spec: ExperimentSpec, owner: Owner, options: KubernetesOptions, replicas: int) -> Manifest:
-    """The learner: `replicas` is 1 to run, 0 to stop (its volume stays)."""
+def learner_stateful_set(spec: ExperimentSpec, owner: Owner, options: KubernetesOptions, replicas: int,
+                         run: Run | None = None) -> Manifest:
+    """The learner: `replicas` is 1 to run, 0 to stop (its volume stays); `run` is recorded on it."""
     resources = spec.resources.learner
     accelerators, node_selector, tolerations = learner_accelerators(spec)
     container = {
@@ -267,6 +305,8 @@ def learner_stateful_set(spec: ExperimentSpec, owner: Owner, options: Kubernetes
             "template": {"metadata": template_metadata, "spec": {}},
         },
     }
+    if run is not None:
+        stateful_set["metadata"]["annotations"] = run.annotations()
     if options.storage.kind == "gcs":
         volumes.append(_gcs_volume(options))
         template_metadata["annotations"] = {"gke-gcsfuse/volumes": "true"}
@@ -353,13 +393,13 @@ def learner_network_policy(spec: ExperimentSpec, owner: Owner, options: Kubernet
     }
 
 
-def experiment_objects(spec: ExperimentSpec, owner: Owner, options: KubernetesOptions, running: bool,
-                       restore_from: str | None) -> list[Manifest]:
-    """Every object of the experiment, scaled to run (`running`) or to nothing."""
+def experiment_objects(spec: ExperimentSpec, owner: Owner, options: KubernetesOptions, run: Run | None) -> list[Manifest]:
+    """Every object of the experiment, running `run` (None: scaled to nothing)."""
+    running = run is not None
     objects = [
-        config_map(spec, owner, options, restore_from),
+        config_map(spec, owner, options, run.restore_from if run else None),
         learner_service(spec, owner, options),
-        learner_stateful_set(spec, owner, options, 1 if running else 0),
+        learner_stateful_set(spec, owner, options, 1 if running else 0, run),
         actor_deployment(spec, owner, options, spec.actors if running else 0),
     ]
     if spec.eval_envs:

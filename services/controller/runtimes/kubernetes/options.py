@@ -57,6 +57,26 @@ class Storage(_Strict):
         return self
 
 
+class LeaderElection(_Strict):
+    """Which controller replica reconciles: the holder of a coordination.k8s.io Lease in the experiments'
+    namespace (every replica serves the API). The defaults are client-go's."""
+
+    enabled: bool = Field(True, description="Reconcile only while holding the Lease (needed for more than one replica).")
+    lease_name: str = Field("seedrl-controller", pattern=DNS_LABEL, description="Name of the Lease.")
+    lease_duration_s: int = Field(15, ge=1, le=300, description="How long a Lease holds without renewal; a "
+                                    "replica takes over a dead leader's Lease after this long.")
+    renew_deadline_s: float = Field(10.0, gt=0, le=300, description="The leader stops reconciling when it could "
+                                    "not renew for this long.")
+    retry_period_s: float = Field(2.0, gt=0, le=60, description="Seconds between attempts to acquire or renew.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "LeaderElection":
+        if not self.retry_period_s < self.renew_deadline_s < self.lease_duration_s:
+            raise ValueError("leader_election needs retry_period_s < renew_deadline_s < lease_duration_s, so a "
+                             "leader gives up before another replica may take over")
+        return self
+
+
 class KubernetesOptions(_Strict):
     """Cluster-wide settings of the experiments the controller creates."""
 
@@ -87,6 +107,15 @@ class KubernetesOptions(_Strict):
         180, ge=10, le=3600, description="Seconds a stopping learner has to write its final checkpoint.",
     )
     poll_status_timeout_s: float = Field(2.0, gt=0, le=60, description="Timeout of the learner status call.")
+    start_timeout_s: float = Field(
+        1800, gt=0, le=86400, description="Seconds a (re)started learner has to serve (node scale-up, image pull, "
+        "TensorFlow start) before the Progressing condition says StartDeadlineExceeded.",
+    )
+    stop_timeout_s: float = Field(
+        300, gt=0, le=86400, description="Seconds past a pod's grace period after which a stop no longer waits for "
+        "it (its node is likely lost): actors are given up, a learner is reported (StopDeadlineExceeded).",
+    )
+    leader_election: LeaderElection = Field(default_factory=LeaderElection)
 
     @classmethod
     def load(cls, path: Path | None) -> "KubernetesOptions":

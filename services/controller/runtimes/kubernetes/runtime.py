@@ -4,14 +4,20 @@ All state lives in the cluster (the Experiment objects and what they own), so a 
 that restarts, or a second replica that takes over, loses nothing. The REST API and `kubectl`
 are two doors to the same objects: `kubectl apply -f experiment.yaml` starts a run as
 `POST /experiments?start=true` does, `kubectl scale experiment NAME --replicas N` scales it.
+
+Several replicas may run: every one serves the REST API (its writes are changes to Experiment
+objects), and only the holder of the leader Lease (`leader.LeaseElector`) reconciles.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 import urllib.request
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,17 +30,23 @@ from seedrl.controller.models import Checkpoint, Experiment, Phase, ScrapeTarget
 from seedrl.controller.runtimes.base import Conflict, Invalid, NotFound
 from seedrl.controller.runtimes.kubernetes import manifests as mf
 from seedrl.controller.runtimes.kubernetes.api import AlreadyExistsError, ClusterApi, KubeApi, NotFoundError, Object
+from seedrl.controller.runtimes.kubernetes.leader import LeaseElector
 from seedrl.controller.runtimes.kubernetes.options import KubernetesOptions
 from seedrl.controller.runtimes.kubernetes.probe import GrpcLearnerProbe, LearnerProbe
-from seedrl.controller.runtimes.kubernetes.reconcile import Reconciler
+from seedrl.controller.runtimes.kubernetes.reconcile import Clock, Reconciler, start_message
 from seedrl.controller.runtimes.kubernetes.resource import (
     RESTORE_ANNOTATION, created_at, name_of, status_of, suspended, to_resource, view,
 )
 
 log = logging.getLogger(__name__)
 
-# /readyz fails when no pass has reached the API server for this long.
+# /readyz fails when no pass (a follower: no Lease read) has reached the API server for this long.
 STALE_AFTER_S = 60.0
+
+
+def replica_identity() -> str:
+    """This replica's name in the Lease: its pod name (the chart sets POD_NAME), else host and a random suffix."""
+    return os.environ.get("POD_NAME") or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
 
 
 class KubernetesRuntime:
@@ -46,10 +58,12 @@ class KubernetesRuntime:
     """
 
     def __init__(self, api: ClusterApi, options: KubernetesOptions, metrics: m.Metrics, probe: LearnerProbe,
-                 max_active: int = 4, poll_s: float = 2.0, checkpoints_dir: Path | None = None):
+                 max_active: int = 4, poll_s: float = 2.0, checkpoints_dir: Path | None = None,
+                 elector: LeaseElector | None = None, clock: Clock | None = None):
         self.api = api
         self.options = options
-        self.reconciler = Reconciler(api, options, probe)
+        self.reconciler = Reconciler(api, options, probe, **({"clock": clock} if clock else {}))
+        self.elector = elector
         self._metrics = metrics
         self._reconcile_errors = metrics(m.CONTROLLER_RECONCILE_ERRORS)
         self._max_active = max_active
@@ -58,7 +72,10 @@ class KubernetesRuntime:
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._last_pass = 0.0
+        self._leading = False
         self._thread = threading.Thread(target=self._loop, name="reconcile", daemon=True)
+        self._election = threading.Thread(target=lambda: elector.run(self._closed), name="leader-election",
+                                          daemon=True) if elector else None
 
     @classmethod
     def connect(cls, options: KubernetesOptions, metrics: m.Metrics, max_active: int, poll_s: float,
@@ -69,29 +86,48 @@ class KubernetesRuntime:
             lambda experiment: f"{mf.learner_host(experiment, namespace, options)}:{options.learner_port}",
             options.poll_status_timeout_s,
         )
-        return cls(KubeApi(namespace), options, metrics, probe, max_active, poll_s, checkpoints_dir)
+        api = KubeApi(namespace)
+        elector = LeaseElector(api, options.leader_election, replica_identity()) if options.leader_election.enabled else None
+        return cls(api, options, metrics, probe, max_active, poll_s, checkpoints_dir, elector)
 
     # --- Process lifetime ----------------------------------------------------------------
 
     def open(self) -> None:
+        if self._election is not None:
+            self._election.start()
         self._thread.start()
 
     def close(self) -> None:
-        """Stop reconciling; the experiments run on (their state is in the cluster)."""
+        """Stop reconciling and give up the Lease; the experiments run on (their state is in the cluster)."""
         self._closed.set()
-        if self._thread.is_alive():
-            self._thread.join()
+        for thread in (self._thread, self._election):
+            if thread is not None and thread.is_alive():
+                thread.join()
 
     def ready(self) -> bool:
-        return self._thread.is_alive() and time.monotonic() - self._last_pass < STALE_AFTER_S
+        """Reconciling (the leader), or able to take over (a follower that reads the Lease)."""
+        if not self._thread.is_alive():
+            return False
+        if self.elector is None or self.elector.is_leader():
+            return time.monotonic() - self._last_pass < STALE_AFTER_S
+        return time.monotonic() - self.elector.last_contact < STALE_AFTER_S
+
+    def leads(self) -> bool:
+        """This replica reconciles now (always, without leader election)."""
+        return self.elector is None or self.elector.is_leader()
 
     def _loop(self) -> None:
         while not self._closed.is_set():
-            self.reconcile_all()
+            if self.leads():
+                self.reconcile_all()
             self._closed.wait(self._poll_s)
 
     def reconcile_all(self) -> None:
-        """One pass over every Experiment; errors are counted and retried at the next pass."""
+        """One pass over every Experiment; errors are counted and retried at the next pass. A replica that
+        stops leading stops between experiments."""
+        if self.leads() and not self._leading:
+            self.reconciler.forget_applied()  # another replica may have changed things meanwhile
+        self._leading = self.leads()
         try:
             resources = self.api.list("Experiment")
         except Exception:
@@ -99,6 +135,9 @@ class KubernetesRuntime:
             self._reconcile_errors.inc()
             return
         for resource in resources:
+            if not self.leads():
+                self._leading = False
+                return
             try:
                 self.reconciler.reconcile(resource)
             except Exception:  # one bad experiment must not stop the others
@@ -170,9 +209,9 @@ class KubernetesRuntime:
             raise NotFound(f"experiment {name!r} does not exist") from None
 
     def _set_status(self, resource: Object, phase: Phase, message: str) -> Object:
-        status = status_of(resource)
-        status.phase, status.message = phase, message
-        return self.api.merge_patch("Experiment", name_of(resource), {"status": status.model_dump(mode="json")}, "status")
+        """Write the phase and message only, so counters a reconcile pass wrote meanwhile stay."""
+        return self.api.merge_patch("Experiment", name_of(resource), {"status": {"phase": phase.value, "message": message}},
+                                    "status")
 
     def create(self, spec: ExperimentSpec, start: bool) -> Experiment:
         with self._lock:
@@ -227,7 +266,7 @@ class KubernetesRuntime:
             self._check_quota()
             self._patch(name, {"metadata": {"annotations": {RESTORE_ANNOTATION: checkpoint}},
                                "spec": {"suspend": False}})
-            return view(self._set_status(resource, Phase.PENDING, f"resuming from {checkpoint or 'the newest checkpoint'}"))
+            return view(self._set_status(resource, Phase.PENDING, start_message(checkpoint, status.latest_checkpoint, "resuming")))
 
     def scale(self, name: str, actors: int) -> Experiment:
         with self._lock:
