@@ -137,7 +137,8 @@ def r2d2_loss(
       q_tm1: [T, B, A] online Q-values of steps 0..T-1.
       a_tm1: [T, B] int actions taken at those steps.
       q_target_t, q_selector_t, r_t, discount_t: as for `n_step_double_q_targets`.
-      weights: [B] importance-sampling weights.
+      weights: [B] importance-sampling weights; the replay divides them by the batch's largest, as
+        Ape-X does.
     """
     targets = n_step_double_q_targets(
         q_target_t, q_selector_t, r_t, discount_t, n=n, rescale_eps=rescale_eps
