@@ -177,6 +177,9 @@ class TanhGaussian(_BoundedGaussian):
     where float32's tanh rounds to +-1, for |u| > 9; such actions are read as 1e-6 inside it).
 
     log pi(a) = log N(u) - sum_d log(half_width_d * (1 - tanh(u_d)^2)), u = atanh((a - center) / half_width).
+    `log_prob` has only the action, so it must recover u through atanh, which float32 resolves only up
+    to |u| ~ 7.25 (1 - 1e-6 inside a bound): past it the value and its gradient are wrong. Where the
+    sample is drawn in the same computation, `sample_with_log_prob` keeps u and is exact at any |u|.
     The KL of two such distributions is the KL of their Gaussians (the squashing is a bijection);
     the entropy is estimated from one reparameterised sample per state.
     """
@@ -198,6 +201,22 @@ class TanhGaussian(_BoundedGaussian):
 
     def sample(self, params: tf.Tensor) -> tf.Tensor:
         return self._squash(super().sample(params))
+
+    def sample_with_log_prob(self, params: tf.Tensor, noise: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
+        """A reparameterised sample and its log-probability, computed from the pre-squash value.
+
+        With u = mean + std * noise (noise [..., D] standard normal, drawn here when None), returns the
+        actions center + half_width tanh(u) [..., D] and
+        log pi [...] = sum_d (log N(noise_d) - log std_d - log half_width_d - log(1 - tanh(u_d)^2)),
+        where log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)) has no cancellation at any |u|. Its
+        gradients flow to params through u (d log pi / d mean_d = 2 tanh(u_d)).
+        """
+        mean, std = self.mean_and_std(params)
+        if noise is None:
+            noise = tf.random.normal(tf.shape(mean))
+        u = mean + std * noise
+        log_density = tf.reduce_sum(-0.5 * tf.square(noise) - tf.math.log(std) - _LOG_SQRT_2PI, axis=-1)
+        return self._squash(u), log_density - self._log_jacobian(u)
 
     def mode(self, params: tf.Tensor) -> tf.Tensor:
         return self._squash(self.mean_and_std(params)[0])

@@ -21,6 +21,7 @@ from seedrl.envs.registry import frame_stack, make_env
 from seedrl.spec.env import EnvOptions
 from seedrl.common.checkpoint_files import latest_checkpoint
 from seedrl.common.run_folder import RunFolder
+from seedrl.common.spaces import EnvSpec
 from seedrl.learner.agents import build_agent
 from seedrl.learner.agents.base import Agent, StepInputs
 from seedrl.learner.checkpoints import Checkpointer
@@ -72,6 +73,14 @@ def resolve(path: Path) -> tuple[LearnerConfig, Path]:
     if not config_path.is_file():
         raise EvaluationError(f"{config_path} not found: the checkpoint's run folder holds the learner's config")
     return LearnerConfig.model_validate_json(config_path.read_text()), checkpoint
+
+
+def restore_agent(config: LearnerConfig, spec: EnvSpec, checkpoint: Path) -> Agent:
+    """The agent of `config` for an env of `spec`, built as the learner builds it, with the weights of
+    `checkpoint` (a path without suffix): it acts as the learner acted when it saved the checkpoint."""
+    agent = build_agent(config, spec)
+    Checkpointer(checkpoint.parent, agent.checkpoint_items(), EpisodeStats(), max_to_keep=1).restore(checkpoint)
+    return agent
 
 
 def _batch(env_id: str, options: EnvOptions, num_envs: int, seed: int, video_dir: Path | None) -> EnvBatch:
@@ -135,8 +144,7 @@ def evaluate(
         differences = [d for d in trained.differences(batch.spec(env_id)) if not d.startswith("env_id")]
         if differences:
             raise EvaluationError(f"{env_id} does not match the checkpoint's env {config.env}: {'; '.join(differences)}")
-        agent = build_agent(config, trained)
-        Checkpointer(path.parent, agent.checkpoint_items(), EpisodeStats(), max_to_keep=1).restore(path)
+        agent = restore_agent(config, trained, path)
         result = EvalResult(env=env_id, checkpoint=str(path), greedy=greedy)
         play(agent, batch, episodes, greedy, result)
         batch.close()  # closing RecordVideo writes the video file

@@ -1,7 +1,7 @@
 """The on-policy agent learns: `seedrl train` with real learner and actor processes (docs/agents.md).
 
 Frame budgets are about 2.5x the frames the runs in docs/benchmarks.md needed, for slower runs on a
-loaded machine, with a second attempt (`train_until_solved`).
+loaded machine, with a second attempt on another seed (`train_until_solved`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,22 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 # PPO and V-MPO solve CartPole-v1 at 2 x 16 envs after about 0.15M-0.25M frames (docs/benchmarks.md).
 CARTPOLE_FRAME_BUDGET = 600_000
+# AWR solves it after 0.21M-0.34M frames in runs of 1M frames (docs/benchmarks.md); the budget is those runs'.
+AWR_CARTPOLE_FRAME_BUDGET = 1_000_000
+# VPG, the plain baseline (one gradient step per batch, no importance weighting), does not solve CartPole
+# within 1M frames: its mean return reaches 340-409 by then (docs/benchmarks.md). In three 1M-frame runs
+# on the 2-core machine it passed 200 after 0.30M-0.45M frames and 300 only after 0.59M-0.75M, so 200
+# (nine times a random policy's 22, the middle of the way to 500) is the target it reliably reaches,
+# with more than twice the frames it needs.
+VPG_TARGET_RETURN = 200.0
+VPG_CARTPOLE_FRAME_BUDGET = 1_000_000
+# (target return, frame budget) per preset on CartPole-v1.
+CARTPOLE_GOALS = {
+    "ppo": (475.0, CARTPOLE_FRAME_BUDGET),
+    "vmpo": (475.0, CARTPOLE_FRAME_BUDGET),
+    "awr": (475.0, AWR_CARTPOLE_FRAME_BUDGET),
+    "vpg": (VPG_TARGET_RETURN, VPG_CARTPOLE_FRAME_BUDGET),
+}
 # HalfCheetah-v5: a uniformly random policy scores -278 +- 62 (10 episodes of 1000 steps), so 500 is more
 # than 12 standard deviations above it; PPO passes a mean return of 500 after about 0.15M-0.2M frames
 # (docs/benchmarks.md), about a minute on 2 cores.
@@ -32,14 +48,19 @@ def on_policy(env: str, agent: str, *options: str) -> list[str]:
     return ["--env", env, "--agent", agent, "--actors", "2", "--envs-per-actor", "16", *options]
 
 
-@pytest.mark.parametrize("agent", ["ppo", "vmpo"])
-def test_the_preset_solves_cartpole_within_the_frame_budget(tmp_path, agent):
-    run = train_until_solved(tmp_path, *on_policy("gym:CartPole-v1", agent), frames=CARTPOLE_FRAME_BUDGET, target=475)
+@pytest.mark.parametrize("agent", list(CARTPOLE_GOALS))
+def test_the_preset_learns_cartpole_within_the_frame_budget(tmp_path, agent):
+    """PPO, V-MPO and AWR solve CartPole (a mean return of 475); VPG reaches VPG_TARGET_RETURN."""
+    target, frames = CARTPOLE_GOALS[agent]
+    run = train_until_solved(tmp_path, *on_policy("gym:CartPole-v1", agent), frames=frames, target=target)
     assert run.summary["agent"] == agent
-    # Policy lag counts updates (not the epochs x minibatches gradient steps within one): the training
-    # queue holds unroll_queue_batches = 2 batches, so an unroll is trained a few updates after it was acted.
+    # Policy lag counts updates (not the epochs x minibatches gradient steps within one). Ahead of an unroll
+    # whose first step was just acted are at most the training queue (unroll_queue_batches = 2 batches), the
+    # 32 slots' finished unrolls waiting for room in it (2 batches) and the other slots' unrolls in progress
+    # (2 batches): it is trained at most 6 updates later. PPO and V-MPO runs of this test stayed within 4;
+    # an AWR run on a machine loaded with other training reached 5.
     lags = scalars(run.logdir / "tensorboard", "seedrl_policy_lag_steps")
-    assert lags and max(lags) <= 4, lags
+    assert lags and max(lags) <= 6, lags
     assert scalars(run.logdir / "tensorboard", f"{agent}/explained_variance")
 
 

@@ -2,12 +2,14 @@
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from seedrl.envs.describe import env_spec
 from seedrl.learner.agents.base import StepInputs, TrainingBatch
 from seedrl.learner.agents.sac.agent import SACAgent
-from seedrl.spec.sac import SACConfig
 from seedrl.spec.network import NetworkConfig
+from seedrl.spec.sac import SACConfig
+from tests.unit.test_sac_losses import exact_log_pi_and_gradient
 from tests.unit.test_tensors_and_specs import cartpole_spec
 
 NETWORK = NetworkConfig(hidden_sizes=(32,))
@@ -58,6 +60,46 @@ def test_training_fits_the_critics_moves_the_temperature_and_the_targets_by_tau(
     # The policy starts far above the target entropy (-1), so the temperature falls.
     assert metrics[-1]["alpha"] < metrics[0]["alpha"]
     assert agent.steps == 62
+
+
+def test_a_saturated_policy_gets_exact_log_probabilities_and_is_pulled_back_from_the_bound():
+    """The policy's mean is set to 10 (std 0.1), where float32's tanh is 1: every action is on the bound.
+    The critics output 0, so the acting value is -alpha log pi, the critic targets (and the priorities,
+    |target - 0|) are -gamma alpha log pi of the next action, and the policy loss is alpha log pi, whose
+    gradient must pull the mean back towards the middle of the box."""
+    agent = sac(initial_std=0.1)
+    items = agent.checkpoint_items()
+    head = items["policy"].params
+    head.kernel.assign(tf.zeros_like(head.kernel))
+    head.bias.assign([10.0, 0.0])  # mean 10, std initial_std
+    for name in ("critic_1", "critic_2", "target_critic_1", "target_critic_2"):
+        out = items[name].out
+        out.kernel.assign(tf.zeros_like(out.kernel))
+        out.bias.assign(tf.zeros_like(out.bias))
+    # E[-log pi] of u ~ N(10, 0.1) squashed into Pendulum's [-2, 2], by Monte Carlo in float64.
+    noise = np.random.default_rng(5).normal(size=(1_000_000, 1))
+    log_pi, _, _ = exact_log_pi_and_gradient(np.full_like(noise, 10.0), np.full_like(noise, 0.1), noise, np.array([2.0]))
+    entropy = -log_pi.mean()
+    assert entropy == pytest.approx(-18.80, abs=0.01)  # a density concentrated against the bound
+
+    n = 512
+    rng = np.random.default_rng(6)
+    obs = rng.normal(size=(n, 3)).astype(np.float32)
+    acted = agent.act(StepInputs(obs, np.zeros(n, bool), np.zeros((n, 1), np.float32), np.zeros(n, np.float32),
+                                 np.arange(n, dtype=np.int32)), ())
+    np.testing.assert_array_equal(acted.action, 2.0)
+    assert acted.value.mean() == pytest.approx(entropy, abs=0.15)  # truncation value: 0 - alpha log pi
+
+    steps = {
+        "observation": rng.normal(size=(2, n, 3)).astype(np.float32), "reward": np.zeros((2, n), np.float32),
+        "terminated": np.zeros((2, n), bool), "truncated": np.zeros((2, n), bool),
+        "truncation_value": np.zeros((2, n), np.float32), "prev_action": np.zeros((2, n, 1), np.float32),
+        "action": np.full((2, n, 1), 2.0, np.float32),
+    }
+    metrics, priorities = agent.train_prioritized(TrainingBatch(steps, ()), np.ones(n, np.float32), 0)
+    assert metrics["entropy"] == pytest.approx(entropy, abs=0.15)  # the policy loss's log pi
+    assert priorities.mean() == pytest.approx(-0.99 * entropy, abs=0.15)  # the critic targets' next log pi
+    assert head.bias.numpy()[0] < 10.0  # d log pi / d mean = 2 tanh(u) > 0: the step lowers the mean
 
 
 @pytest.mark.parametrize("spec, network, message", [

@@ -1,4 +1,4 @@
-"""SAC's maths against independent references: tanh-Gaussian log-prob and entropy, soft targets, losses, Polyak."""
+"""SAC's maths against independent references: tanh-Gaussian log-prob (to deep saturation) and entropy, soft targets, losses, Polyak."""
 
 import math
 
@@ -26,6 +26,50 @@ def test_tanh_gaussian_log_prob_is_the_change_of_variables_density_in_the_env_bo
     u = np.arctanh((actions[0] - center) / width)
     expected = np.sum(np.log(normal_pdf(u, mean, std)) - np.log(width * (1 - np.tanh(u) ** 2)))
     assert distribution.log_prob(params, tf.constant(actions)).numpy()[0] == pytest.approx(expected, rel=1e-4)
+
+
+def exact_log_pi_and_gradient(mean, std, noise, half_width):
+    """float64 reference: log pi of u = mean + std noise squashed to c + w tanh(u), summed over the last
+    axis, and its gradients with respect to the mean and the std (through u, noise fixed).
+
+    log(1 - tanh(u)^2) = log(4 / (e^u + e^-u)^2) = 2 log 2 - 2 logaddexp(u, -u).
+    """
+    u = mean + std * noise
+    log_dtanh = 2 * math.log(2) - 2 * np.logaddexp(u, -u)
+    log_pi = (-0.5 * noise**2 - np.log(std) - 0.5 * math.log(2 * math.pi) - np.log(half_width) - log_dtanh).sum(-1)
+    # d/du of -log(1 - tanh(u)^2) is 2 tanh(u); du/dmean = 1, du/dstd = noise; d log N(noise) / dstd = -1/std.
+    return log_pi, 2 * np.tanh(u), -1 / std + 2 * np.tanh(u) * noise
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "tf.function"])
+def test_log_prob_of_a_sample_is_exact_far_into_saturation(compiled):
+    """|u| up to 20, where float32's tanh is +-1 from |u| ~ 9: value and gradients against float64."""
+    distribution = TanhGaussian(LOW, HIGH, initial_std=1.0, min_std=0.0)
+    rng = np.random.default_rng(3)
+    n = 400
+    mean = np.stack([np.linspace(-18, 18, n), -np.linspace(-18, 18, n)], -1)
+    noise = rng.uniform(-2, 2, size=(n, 2))
+    raw_std = rng.uniform(-1, 0, size=(n, 2))  # std in (0.3, 1)
+    params = tf.Variable(np.concatenate([mean, raw_std], -1).astype(np.float32))
+    noise32 = tf.constant(noise.astype(np.float32))
+
+    sample_with_log_prob = tf.function(distribution.sample_with_log_prob) if compiled else distribution.sample_with_log_prob
+    with tf.GradientTape() as tape:
+        actions, log_pi = sample_with_log_prob(params, noise32)
+    gradient = tape.gradient(log_pi, params).numpy().astype(np.float64)
+
+    mean32, std32 = (t.numpy().astype(np.float64) for t in distribution.mean_and_std(params))
+    u = mean32 + std32 * noise
+    assert np.abs(u).max() > 19 and np.mean(np.abs(u) > 9) > 0.4
+    width = ((HIGH - LOW) / 2).astype(np.float64)
+    expected, d_mean, d_std = exact_log_pi_and_gradient(mean32, std32, noise, width)
+    np.testing.assert_allclose(log_pi.numpy(), expected, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(gradient[:, :2], d_mean, rtol=1e-5, atol=1e-5)
+    # std = softplus(raw + b), b = log(e - 1) for initial_std 1: d std / d raw = sigmoid(raw + b).
+    d_std_d_raw = 1 / (1 + np.exp(-(raw_std.astype(np.float32).astype(np.float64) + math.log(math.e - 1))))
+    np.testing.assert_allclose(gradient[:, 2:], d_std * d_std_d_raw, rtol=1e-4, atol=1e-4)
+    center = (HIGH + LOW) / 2
+    np.testing.assert_allclose(actions.numpy(), center + width * np.tanh(u), rtol=1e-5, atol=1e-6)
 
 
 def test_tanh_gaussian_samples_stay_in_bounds_and_their_entropy_matches_numerical_integration():

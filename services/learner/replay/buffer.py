@@ -4,7 +4,9 @@ Reference: Schaul et al., "Prioritized Experience Replay", ICLR 2016,
 https://arxiv.org/abs/1511.05952 (proportional variant), as used by Ape-X and R2D2.
 
 Unroll i is sampled with probability P(i) = p_i^alpha / sum_j p_j^alpha, and its loss
-is weighted by w_i = (N P(i))^-beta / max_batch w to correct for the skew. Inserting,
+is weighted by w_i = (N P(i))^-beta / max_batch w to correct for the skew. Dividing by the
+largest weight of the sampled batch is Ape-X's choice, on purpose: Schaul et al.'s weights, as
+usually implemented, divide by the largest weight any stored unroll could get. Inserting,
 sampling and priority updates move whole batches with numpy indexing: there is no
 Python loop per unroll.
 """

@@ -84,6 +84,8 @@ def objective(
     log_pi = distribution.log_prob(batch.params, batch.actions)
     log_mu = distribution.log_prob(batch.behaviour_params, batch.actions)
     advantages = batch.advantages
+    # Standardised advantages (the ppo and awr presets) depart on purpose from both papers, whose
+    # objectives use raw advantages: awr_beta then counts standard deviations, not return units.
     if config.normalize_advantages:
         mean, variance = replicas.moments(advantages)  # over the whole minibatch, every replica's shard
         advantages = (advantages - mean) / (tf.sqrt(variance) + 1e-8)

@@ -9,6 +9,17 @@ smoothed outside the replicas.
 
 Reference: Haarnoja et al., "Soft Actor-Critic Algorithms and Applications", 2018,
 https://arxiv.org/abs/1812.05905.
+
+Where this departs from the paper, on purpose:
+- log pi of every policy action (the policy loss, the critic targets' next action, the acting value)
+  is computed from the pre-squash sample u (`TanhGaussian.sample_with_log_prob`), never by passing
+  the squashed action back through atanh, which float32 cannot do past |u| ~ 7.25.
+- A truncated episode is bootstrapped from the soft value min_i Q_i(x, a) - alpha log pi(a|x) of its
+  final observation as the acting networks (online critics, current temperature) computed it when the
+  episode ended, not from the target critics at training time: the final observation is not stored
+  (`transition_rewards_and_discounts`).
+- With a priority exponent, the replay's importance weights are divided by the batch's largest, as
+  Ape-X does (the SAC paper samples uniformly, the default here).
 """
 
 from __future__ import annotations
@@ -178,17 +189,10 @@ class SACAgent(ReplayAgent):
     def _critic_variables(self) -> list[tf.Variable]:
         return [v for critic in self._critics for v in critic.trainable_variables]
 
-    def _reparameterised_action(self, params: tf.Tensor, noise: tf.Tensor) -> tf.Tensor:
-        """The policy's action center + half_width tanh(mean + std noise) [..., D] for parameters
-        [..., P] and standard-normal noise [..., D]: the distribution's sample, with the noise given."""
-        mean, std = self._distribution.mean_and_std(params)
-        return self._center + self._half_width * tf.tanh(mean + std * noise)
-
     def _act_graph(self, observation, done, prev_action, reward):
         params = self._policy.step(observation, done, prev_action, reward)
-        action = self._distribution.sample(params)
+        action, log_pi = self._distribution.sample_with_log_prob(params)
         # The soft state value V(x) = min_i Q_i(x, a) - alpha log pi(a|x) bootstraps truncated episodes.
-        log_pi = self._distribution.log_prob(params, action)
         q = [c.q(c.step_features(observation, done, prev_action, reward), self._unit(action)) for c in self._critics]
         value = tf.minimum(*q) - tf.exp(self._log_alpha) * log_pi
         return action, self._distribution.mode(params), value
@@ -217,8 +221,7 @@ class SACAgent(ReplayAgent):
 
         # Critics: regress both towards the soft target of the next state, with a fresh policy action.
         params = self._policy.unroll(steps)  # [T+1, B, P]
-        next_action = self._reparameterised_action(params[1:], next_noise)
-        next_log_pi = self._distribution.log_prob(params[1:], next_action)
+        next_action, next_log_pi = self._distribution.sample_with_log_prob(params[1:], next_noise)
         q_next = [c.q(c.features(steps)[1:], self._unit(next_action)) for c in self._target_critics]
         targets = soft_q_targets(r_t, discount_t, q_next[0], q_next[1], next_log_pi, alpha)
         critic_variables = self._critic_variables()
@@ -235,8 +238,7 @@ class SACAgent(ReplayAgent):
         policy_variables = self._policy.trainable_variables
         with tf.GradientTape() as tape:
             params_tm1 = self._policy.unroll(steps)[:-1]
-            action = self._reparameterised_action(params_tm1, noise)
-            log_pi = self._distribution.log_prob(params_tm1, action)
+            action, log_pi = self._distribution.sample_with_log_prob(params_tm1, noise)
             q_new = [c.q(c.features(steps)[:-1], self._unit(action)) for c in self._critics]
             loss_actor = actor_loss(q_new[0], q_new[1], log_pi, alpha, weights_t)
         replicas.apply_gradients(

@@ -105,6 +105,10 @@ def transition_rewards_and_discounts(
     a *truncated* episode is bootstrapped instead from V(final observation), which the
     learner computed while acting (`truncation_value`): r_t + gamma V(x_final).
 
+    This departs from the papers on purpose: the final observation is not stored, so its value
+    comes from the acting network when the episode ended (no off-policy correction, no target
+    network), not from the network being trained (or R2D2's and SAC's target networks).
+
     Args:
       reward: [T+1, B] float32.
       terminated, truncated: [T+1, B] bool.
