@@ -34,9 +34,13 @@ class Phase(str, Enum):
 
 
 class Condition(BaseModel):
-    """One aspect of an experiment's state, as Kubernetes conditions are written."""
+    """One aspect of an experiment's state, as Kubernetes conditions are written.
 
-    type: Literal["LearnerReady", "ActorsReady", "Checkpointed"]
+    SpecValid is set (False) only when a stored spec no longer validates (an upgrade tightened a
+    rule, say): its message names the rule, and the experiment is Failed.
+    """
+
+    type: Literal["LearnerReady", "ActorsReady", "Checkpointed", "SpecValid"]
     status: Literal["True", "False", "Unknown"]
     reason: str = ""
     message: str = ""
@@ -79,13 +83,13 @@ class ExperimentList(BaseModel):
 
 
 class ScaleRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     actors: int = Field(ge=0, le=1024, description="Actor processes (pods) to run.")
 
 
 class ResumeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     checkpoint: str | None = Field(
         None, max_length=60, pattern=CHECKPOINT_REF_PATTERN,
