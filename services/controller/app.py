@@ -109,8 +109,8 @@ def create_app(config: ControllerConfig) -> FastAPI:
     app.include_router(experiments.router)
     app.include_router(health.router)
     _docs(app)
-    app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
-    app.add_middleware(RequestGuard, auth=TokenAuth(config.token(), config.protect_reads),
-                       max_body_bytes=config.max_body_bytes, allowed_hosts=config.allowed_hosts)
+    auth = TokenAuth(config.token(), config.protect_reads)
+    app.openapi = lambda: openapi.document(app, auth)  # type: ignore[method-assign]
+    app.add_middleware(RequestGuard, auth=auth, max_body_bytes=config.max_body_bytes, allowed_hosts=config.allowed_hosts)
     app.add_middleware(RequestMetrics, metrics=metrics)  # added last, so it runs first: refusals are counted
     return app

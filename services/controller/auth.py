@@ -18,9 +18,9 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 STARTS_WORK = re.compile(r"^/api/v1/experiments/[^/]+/checkpoints/[^/]+/savedmodel$")
 
 
-def changes_or_starts_work(request: Request) -> bool:
-    """Whether `request` writes something or starts a process (the token is always required for it)."""
-    return request.method not in SAFE_METHODS or bool(STARTS_WORK.match(request.url.path))
+def changes_or_starts_work(method: str, path: str) -> bool:
+    """Whether a request writes something or starts a process (the token is always required for it)."""
+    return method.upper() not in SAFE_METHODS or bool(STARTS_WORK.match(path))
 
 
 class TokenAuth:
@@ -34,11 +34,15 @@ class TokenAuth:
     def enabled(self) -> bool:
         return self._token is not None
 
+    def needs_token(self, method: str, path: str) -> bool:
+        """Whether a request of `method` to `path` (a route template will do) must carry the token."""
+        if self._token is None or not path.startswith(API_PREFIX):
+            return False
+        return self._protect_reads or changes_or_starts_work(method, path)
+
     def refusal(self, request: Request) -> tuple[int, str, dict[str, str]] | None:
         """None if `request` may proceed, else (status, detail, headers) to answer with."""
-        if self._token is None or not request.url.path.startswith(API_PREFIX):
-            return None
-        if not changes_or_starts_work(request) and not self._protect_reads:
+        if not self.needs_token(request.method, request.url.path):
             return None
         scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not credentials.strip():

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from seedrl.spec.experiment import CHECKPOINT_REF_PATTERN, ExperimentSpec
 
@@ -82,14 +83,24 @@ class ExperimentList(BaseModel):
     offset: int
 
 
-class ScaleRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+def _json_integer(value: Any) -> Any:
+    """Refuse what only coercion would make an integer (`true`, `"3"`); 3.0 is one, as JSON Schema counts."""
+    if isinstance(value, (bool, str)):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
 
-    actors: int = Field(ge=0, le=1024, description="Actor processes (pods) to run.")
+
+JsonInteger = Annotated[int, BeforeValidator(_json_integer)]
+
+
+class ScaleRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    actors: JsonInteger = Field(ge=0, le=1024, description="Actor processes (pods) to run.")
 
 
 class ResumeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid")
 
     checkpoint: str | None = Field(
         None, max_length=60, pattern=CHECKPOINT_REF_PATTERN,

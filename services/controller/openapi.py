@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from seedrl.controller.auth import API_PREFIX, TokenAuth
 from seedrl.controller.models import Problem
 from seedrl.controller.problems import MEDIA_TYPE
 from seedrl.spec.experiment import ExperimentSpec
@@ -42,7 +43,7 @@ def declared(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 def _statuses(path: str, method: str, operation: dict[str, Any]) -> set[int]:
     statuses = {400, 413, 500}
-    if path.startswith("/api/"):
+    if path.startswith(API_PREFIX):
         statuses |= {401, 403}
     if operation.get("parameters") or operation.get("requestBody"):
         statuses.add(422)
@@ -53,8 +54,9 @@ def _statuses(path: str, method: str, operation: dict[str, Any]) -> set[int]:
     return statuses
 
 
-def document(app: FastAPI) -> dict[str, Any]:
-    """The app's OpenAPI document with its error responses completed (cached on the app)."""
+def document(app: FastAPI, auth: TokenAuth) -> dict[str, Any]:
+    """The app's OpenAPI document with its error responses completed and, where `auth` asks for the token,
+    its bearer security (cached on the app)."""
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
@@ -64,8 +66,12 @@ def document(app: FastAPI) -> dict[str, Any]:
     spec = ExperimentSpec.model_json_schema(ref_template=REFERENCE)
     components.update(spec.pop("$defs", {}), ExperimentSpec=spec)
     reference = {"$ref": "#/components/schemas/Problem"}
+    if auth.enabled:
+        schema["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
+            if auth.needs_token(method, path):
+                operation["security"] = [{"bearer": []}]
             responses = operation.setdefault("responses", {})
             wanted = _statuses(path, method, operation) | {int(code) for code in responses if code.isdigit() and int(code) >= 400}
             for status in sorted(wanted):

@@ -95,12 +95,15 @@ def test_rules_judge_the_defaults_a_spec_leaves_out(fields, location):
     assert location in [e["loc"] for e in error.value.errors()]
 
 
-@pytest.mark.parametrize("value", [True, "3", 3.0, "3.0", [3], None])
+@pytest.mark.parametrize("value", [True, "3", 3.5, "3.0", [3], None])
 def test_admission_takes_json_types_strictly(value):
     with pytest.raises(ValidationError) as error:
         admit(ExperimentSpec, {"name": "x", "actors": value})
     assert error.value.errors()[0]["loc"] == ("actors",)
     assert admit(ExperimentSpec, '{"name": "x", "actors": 3, "vtrace": {"learning_rate": 1}}').actors == 3
+    assert admit(ExperimentSpec, '{"name": "x", "actors": 3.0}').actors == 3  # an integer, as JSON Schema counts
+    with pytest.raises(ValidationError):
+        admit(ExperimentSpec, '{"name": "x", "actors": NaN}')
 
 
 @pytest.mark.parametrize("env", ["dmlab:a/../../../tmp/evil", "dmlab:levels/./x", "dmlab:a-b", "dmlab:a/", "dmlab:a//b"])
