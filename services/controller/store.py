@@ -115,7 +115,7 @@ class Store:
     @staticmethod
     def _columns(experiment: StoredExperiment) -> tuple[Any, ...]:
         return (
-            experiment.spec.model_dump_json(),
+            experiment.spec.model_dump_json(warnings=False),
             experiment.desired,
             experiment.status.model_dump_json(),
             None if experiment.run is None else json.dumps(experiment.run),

@@ -20,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from seedrl.spec.experiment import ExperimentSpec
 from tests.integration.controller import start_controller
 from tests.integration.helpers import wait_for
+from tests.specs import spec_bodies
 
 pytestmark = pytest.mark.integration
 
@@ -78,6 +79,15 @@ INVALID_FIELDS = [
     ({"resume_from": "../../etc/passwd"}, "resume_from"),
     ({"resume_from": "ckpt-5"}, "resume_from"),  # well-formed, but there is no such checkpoint
     ({"unknown_field": 1}, "unknown_field"),
+    ({"actors": True}, "actors"),  # no coercion: JSON's types as they are
+    ({"actors": "3"}, "actors"),
+    ({"vtrace": {"learning_rate": "0.1"}}, "vtrace.learning_rate"),
+    ({"r2d2": {"replay": {"capacity": 757}}}, "r2d2.replay.min_fill"),  # the default min_fill (1000) is judged too
+    ({"env": "dmlab:a/../../../tmp/evil"}, "env"),
+    ({"env": "dmlab:explore_goal_locations_small", "env_options": {"level_cache_dir": "/tmp/evil"}}, "env_options"),
+    ({"actors": 64}, "actors"),  # 65 processes: over this controller's bound for one experiment
+    ({"network": {"hidden_sizes": [65536] * 8}}, "network"),  # ~360 GB of weights
+    ({"checkpoint": {"every_s": 1e-300}}, "checkpoint.every_s"),
 ]
 
 
@@ -90,6 +100,26 @@ def test_every_invalid_spec_field_gets_422_naming_the_field(api, fields, field):
     assert problem["status"] == 422 and problem["title"] == "Unprocessable Entity"
     assert field in [error["field"] for error in problem["errors"]], problem
     assert api.get(f"{API}/bad").status_code == 404  # nothing was stored
+
+
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(body=spec_bodies())
+def test_a_generated_spec_is_refused_or_round_trips_through_the_store_and_the_list(controller, body):
+    """Specs drawn from the models: each one is refused with 422, or what the API stored is what it lists."""
+    body = {**body, "name": f"gen-{body['name']}"}
+    with controller.client() as api:
+        api.delete(f"{API}/{body['name']}")
+        created = api.post(API, json=body)
+        assert created.status_code in (201, 422), created.text
+        if created.status_code == 422:
+            assert created.json()["errors"] and api.get(f"{API}/{body['name']}").status_code == 404
+            return
+        stored = created.json()["spec"]
+        listed = {item["name"]: item for item in api.get(API, params={"limit": 500}).json()["items"]}
+        assert listed[body["name"]]["spec"] == stored == api.get(f"{API}/{body['name']}").json()["spec"]
+        assert listed[body["name"]]["status"]["phase"] == "Pending"
+        assert ExperimentSpec.model_validate(stored).model_dump(mode="json") == stored
+        assert api.delete(f"{API}/{body['name']}").status_code == 204
 
 
 def test_a_body_that_is_not_json_gets_422(api):
