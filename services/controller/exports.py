@@ -61,6 +61,12 @@ class ExportJobs:
         """Jobs running or waiting for a turn."""
         return len(self._jobs)
 
+    def in_flight(self, experiment: str, checkpoint: str) -> ExportPlan | None:
+        """The plan of the job running or queued for `checkpoint` of `experiment`, if any (it may have
+        been rotated out since: its pinned files are what the job exports)."""
+        return next((job.plan for job in self._jobs.values()
+                     if (job.plan.experiment, job.plan.checkpoint) == (experiment, checkpoint)), None)
+
     async def export(self, plan: ExportPlan, gone: Awaitable[None]) -> Path:
         """The SavedModel folder of `plan`, exported by its job; `gone` completes if the requester leaves.
 

@@ -174,7 +174,7 @@ async def _gone(request: Request) -> None:
 async def export_checkpoint(request: Request, runtime: RuntimeDep, name: Name, checkpoint: CheckpointName) -> Response:
     """One export job per checkpoint: requests for the same one wait for it; a full queue answers 429."""
     exports: ExportJobs = request.app.state.exports
-    plan = await run_in_threadpool(runtime.export_plan, name, checkpoint)
+    plan = exports.in_flight(name, checkpoint) or await run_in_threadpool(runtime.export_plan, name, checkpoint)
     try:
         directory = await exports.export(plan, _gone(request))
     except ClientGone:

@@ -137,7 +137,7 @@ class LocalRuntime:
             record.status.message = "its processes were gone when the controller restarted; restarting from the newest checkpoint"
             self._observe_checkpoint(record.status, self._folder(record.name).checkpoints)
         elif record.status.phase in (Phase.RUNNING, Phase.STOPPING):  # it stopped while no controller watched
-            self._end(record, Phase.STOPPED, "stopped; the controller restarted while it was stopping")
+            self._end(record, Phase.STOPPED, "stopped on request; the controller restarted before the stop was recorded")
             return
         self.store.save(record)
 
