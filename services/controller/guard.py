@@ -15,11 +15,11 @@ One ASGI middleware, in this order:
 from __future__ import annotations
 
 from typing import Any, Awaitable, Callable
+from urllib.parse import urlsplit
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from urllib.parse import urlsplit
 
 from seedrl.controller import problems
 from seedrl.controller.auth import SAFE_METHODS, TokenAuth

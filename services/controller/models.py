@@ -35,13 +35,12 @@ class Phase(str, Enum):
 
 
 class Condition(BaseModel):
-    """One aspect of an experiment's state, as Kubernetes conditions are written.
+    """One aspect of an experiment's state, as Kubernetes conditions are written."""
 
-    SpecValid is set (False) only when a stored spec no longer validates (an upgrade tightened a
-    rule, say): its message names the rule, and the experiment is Failed.
-    """
-
-    type: Literal["LearnerReady", "ActorsReady", "Checkpointed", "SpecValid"]
+    type: Literal["LearnerReady", "ActorsReady", "Checkpointed", "SpecValid"] = Field(
+        description="SpecValid appears (False) only when a stored spec no longer validates (an upgrade tightened a "
+                    "rule, say): its message names the rule, and the experiment is Failed.",
+    )
     status: Literal["True", "False", "Unknown"]
     reason: str = ""
     message: str = ""

@@ -265,7 +265,7 @@ class LocalRuntime:
         if outcome is not None:
             record.desired = "stopped"
         record.status.phase = Phase.STOPPING
-        record.status.message = outcome.message if outcome else "stopping: actors first, then the learner"
+        record.status.message = self._public(outcome.message) if outcome else "stopping: actors first, then the learner"
         self.store.save(record)
         run = self._runs[name]
         thread = threading.Thread(target=self._stop_run, args=(name, run, outcome), name=f"stop-{name}", daemon=True)
@@ -320,7 +320,7 @@ class LocalRuntime:
         if record.invalid is not None and not changes:
             raise Invalid("spec", f"the stored spec of {record.name!r} breaks a rule: {record.invalid}")
         try:
-            spec = admit(ExperimentSpec, {**record.spec.model_dump(mode="json"), **(changes or {})})
+            spec = admit(ExperimentSpec, {**record.spec.model_dump(mode="json", warnings=False), **(changes or {})})
         except ValidationError as error:  # named after the field the request changes, else the rule's
             field = next(iter(changes), None) if changes else ".".join(map(str, error.errors()[0]["loc"]))
             raise Invalid(field or "spec", describe(error)) from None
