@@ -58,7 +58,9 @@ def main() -> None:
              "--poll-s", "0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as api:
+            # A controller without a token takes changes declared JSON only (bodies or not).
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60,
+                              headers={"Content-Type": "application/json"}) as api:
                 _until_ready(api)
                 spec = {"name": "bench", "actors": 2, "envs_per_actor": 16}
                 rows = []

@@ -84,7 +84,12 @@ class ApiClient:
         self._http.close()
 
     def _send(self, method: str, path: str, *, stream: bool = False, **kwargs: Any) -> httpx.Response:
-        """Send a request; a non-2xx answer raises ApiError, no answer a ClientError naming the URL."""
+        """Send a request; a non-2xx answer raises ApiError, no answer a ClientError naming the URL.
+
+        Changes are always declared JSON, body or not: a controller without a token refuses any other.
+        """
+        if method in ("POST", "PUT", "PATCH") and kwargs.get("json") is None:
+            kwargs["headers"] = {"Content-Type": "application/json", **kwargs.get("headers", {})}
         try:
             request = self._http.build_request(method, path, **kwargs)
             response = self._http.send(request, stream=stream)

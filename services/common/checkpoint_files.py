@@ -8,7 +8,9 @@ newest, and a `ckpt-N.json` written beside each checkpoint with its progress cou
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,3 +74,27 @@ def latest_checkpoint(directory: Path) -> Path | None:
         if key.strip() == "model_checkpoint_path":
             return directory / Path(value.strip().strip('"')).name
     return None
+
+
+def pin_checkpoint(directory: Path, name: str, into: Path) -> Path:
+    """Pin checkpoint `name` of `directory` against rotation: its files, hard-linked into `into`.
+
+    A learner rotates checkpoints out by deleting their names; the linked names keep the same
+    files whole for as long as `into` exists (copies stand in where the file system cannot link).
+    Returns the pinned checkpoint's path (without suffix). Raises FileNotFoundError when the
+    checkpoint is gone, or goes while it is being pinned.
+    """
+    files = checkpoint_files(directory, name)
+    if not files:
+        raise FileNotFoundError(f"no checkpoint {name}")
+    into.mkdir(parents=True, exist_ok=True)
+    for path in files:
+        try:
+            os.link(path, into / path.name)
+        except FileExistsError:
+            continue
+        except OSError as error:
+            if isinstance(error, FileNotFoundError):
+                raise
+            shutil.copy2(path, into / path.name)
+    return into / name

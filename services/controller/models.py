@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from seedrl.spec.experiment import CHECKPOINT_REF_PATTERN, ExperimentSpec
 
@@ -38,10 +39,15 @@ class Condition(BaseModel):
 
     Both runtimes set LearnerReady, ActorsReady and Checkpointed; the Kubernetes runtime adds Synced
     (its API calls for the experiment went through, else the server's reason and message) and
-    Progressing (False when a start or a stop is past its deadline).
+    Progressing (False when a start or a stop is past its deadline). SpecValid appears (False) only when
+    a stored spec no longer validates (an upgrade tightened a rule, say): its message names the rule, and
+    the experiment is Failed.
     """
 
-    type: Literal["LearnerReady", "ActorsReady", "Checkpointed", "Synced", "Progressing"]
+    type: Literal["LearnerReady", "ActorsReady", "Checkpointed", "Synced", "Progressing", "SpecValid"] = Field(
+        description="Synced and Progressing come from the Kubernetes runtime; SpecValid (False) appears only when "
+                    "a stored spec no longer validates: its message names the rule, and the experiment is Failed.",
+    )
     status: Literal["True", "False", "Unknown"]
     reason: str = ""
     message: str = ""
@@ -83,10 +89,20 @@ class ExperimentList(BaseModel):
     offset: int
 
 
+def _json_integer(value: Any) -> Any:
+    """Refuse what only coercion would make an integer (`true`, `"3"`); 3.0 is one, as JSON Schema counts."""
+    if isinstance(value, (bool, str)):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+JsonInteger = Annotated[int, BeforeValidator(_json_integer)]
+
+
 class ScaleRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    actors: int = Field(ge=0, le=1024, description="Actor processes (pods) to run.")
+    actors: JsonInteger = Field(ge=0, le=1024, description="Actor processes (pods) to run.")
 
 
 class ResumeRequest(BaseModel):

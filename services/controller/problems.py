@@ -1,7 +1,13 @@
-"""Every error as one JSON shape: RFC 9457 problem details (`application/problem+json`)."""
+"""Every error as one JSON shape: RFC 9457 problem details (`application/problem+json`).
+
+No error body carries a traceback or a path of the server: an unexpected error answers 500 with
+an incident number, and the traceback goes to the controller's log under that number.
+"""
 
 from __future__ import annotations
 
+import logging
+import uuid
 from http import HTTPStatus
 
 from fastapi import FastAPI, Request
@@ -9,8 +15,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from seedrl.controller.exports import ExportFailed
 from seedrl.controller.models import Problem
-from seedrl.controller.runtimes.base import Conflict, Invalid, NotFound
+from seedrl.controller.runtimes.base import Conflict, Invalid, NotFound, TooBusy
+
+log = logging.getLogger(__name__)
 
 MEDIA_TYPE = "application/problem+json"
 
@@ -54,6 +63,16 @@ def install(app: FastAPI) -> None:
     async def _conflict(request: Request, error: Conflict) -> JSONResponse:
         return problem(request, 409, str(error))
 
+    @app.exception_handler(TooBusy)
+    async def _too_busy(request: Request, error: TooBusy) -> JSONResponse:
+        return problem(request, 429, str(error), headers={"Retry-After": str(error.retry_after_s)})
+
+    @app.exception_handler(ExportFailed)
+    async def _export_failed(request: Request, error: ExportFailed) -> JSONResponse:
+        return problem(request, 500, str(error))
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
-        return problem(request, 500, f"internal error: {type(error).__name__}: {error}")
+        incident = uuid.uuid4().hex[:12]
+        log.error("incident %s: %s %s failed", incident, request.method, request.url.path, exc_info=error)
+        return problem(request, 500, f"internal error (incident {incident}); the controller's log has the details")

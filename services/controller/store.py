@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
@@ -10,6 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import ValidationError
+
+from seedrl.admission import admit
 from seedrl.spec.experiment import ExperimentSpec
 from seedrl.controller.models import ExperimentStatus, Phase
 
@@ -35,6 +39,8 @@ class StoredExperiment:
 
     `run` is what a controller needs to adopt the processes of a live run;
     `start_checkpoint` is the checkpoint the next start restores (set by resume).
+    `invalid` says which rule the stored spec breaks, if it no longer validates (after an upgrade
+    that tightened a rule, say); `spec` then holds the stored fields as they are, unvalidated.
     """
 
     name: str
@@ -44,6 +50,7 @@ class StoredExperiment:
     run: dict[str, Any] | None = None
     start_checkpoint: str | None = None
     created_at: float = field(default_factory=time.time)
+    invalid: str | None = None
 
 
 class AlreadyExists(KeyError):
@@ -108,7 +115,7 @@ class Store:
     @staticmethod
     def _columns(experiment: StoredExperiment) -> tuple[Any, ...]:
         return (
-            experiment.spec.model_dump_json(),
+            experiment.spec.model_dump_json(warnings=False),
             experiment.desired,
             experiment.status.model_dump_json(),
             None if experiment.run is None else json.dumps(experiment.run),
@@ -117,9 +124,46 @@ class Store:
 
     @staticmethod
     def _row(row: tuple[Any, ...]) -> StoredExperiment:
-        name, spec, desired, status, run, start_checkpoint, created_at, _ = row
+        """A row as a StoredExperiment; never raises for a row that no longer validates (see `invalid`)."""
+        name, spec_json, desired, status_json, run, start_checkpoint, created_at, _ = row
+        spec, invalid = read_spec(name, spec_json)
+        try:
+            status = ExperimentStatus.model_validate_json(status_json)
+        except ValidationError:
+            status = ExperimentStatus(phase=Phase.FAILED)
         return StoredExperiment(
-            name=name, spec=ExperimentSpec.model_validate_json(spec), desired=desired,
-            status=ExperimentStatus.model_validate_json(status), run=None if run is None else json.loads(run),
-            start_checkpoint=start_checkpoint, created_at=created_at,
+            name=name, spec=spec, desired=desired if desired in ("running", "stopped") else "stopped", status=status,
+            run=_run_record(run), start_checkpoint=start_checkpoint, created_at=created_at, invalid=invalid,
         )
+
+
+def describe(error: ValidationError) -> str:
+    """`field: reason; ...` for each error (the fields dotted, as the REST API names them)."""
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'spec'}: {e['msg']}" for e in error.errors())
+
+
+@functools.lru_cache(maxsize=1024)
+def read_spec(name: str, text: str) -> tuple[ExperimentSpec, str | None]:
+    """A stored spec admitted again, or its fields unvalidated and the rule they break.
+
+    Cached: every reconcile pass reads every row. Specs are replaced, never changed in place.
+    """
+    try:
+        return admit(ExperimentSpec, text), None
+    except ValidationError as error:
+        reason = describe(error)
+    try:
+        fields = json.loads(text)
+    except ValueError:
+        fields = None
+    fields = fields if isinstance(fields, dict) else {}
+    known = {key: value for key, value in fields.items() if key in ExperimentSpec.model_fields}
+    return ExperimentSpec.model_construct(**{**known, "name": name}), reason
+
+
+def _run_record(text: str | None) -> dict[str, Any] | None:
+    try:
+        record = None if text is None else json.loads(text)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None

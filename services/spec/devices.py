@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from seedrl.spec.base import SpecModel
 
 Accelerator = Literal["auto", "gpu", "tpu", "cpu"]
 MixedPrecision = Literal["off", "bfloat16", "float16"]
 
 
-class DevicesSpec(BaseModel):
+class DevicesSpec(SpecModel):
     """Which of the learner's devices run inference and which train (docs/devices.md)."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     accelerator: Accelerator = Field(
         "auto", description="Device kind the learner uses: auto (TPU when a TPU runtime is present, else every GPU "

@@ -16,13 +16,25 @@ without one, the checks below use what the family names alone tell.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, Literal, Mapping, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from seedrl.spec.base import SpecModel
 
 FAMILIES = ("gym", "atari", "mujoco", "football", "dmlab")
 CUSTOM = "custom"
 ALLOW_CUSTOM_ENVS = "SEEDRL_ALLOW_CUSTOM_ENVS"
+# Roots (comma-separated local folders or URLs) under which an operator lets dmlab's level cache live.
+LEVEL_CACHE_ROOTS = "SEEDRL_LEVEL_CACHE_ROOTS"
+
+# The names a family reaches files with follow its grammar: a DeepMind Lab level is a path of words
+# under Lab's level folders (`seekavoid_arena_01`, `contributed/dmlab30/rooms_watermaze`), never `..`.
+NAME_GRAMMARS: dict[str, tuple[re.Pattern[str], str]] = {
+    "dmlab": (re.compile(r"^[A-Za-z0-9_]+(/[A-Za-z0-9_]+)*$"),
+              "a DeepMind Lab level name: words of letters, digits and '_' joined by '/'"),
+}
 
 ActionKind = Literal["discrete", "continuous"]
 # The action kind of every env of a family, where the family alone decides it (gym and custom envs
@@ -46,6 +58,9 @@ def split_env_id(env_id: str) -> tuple[str, str]:
     if not sep or not name:
         raise UnknownEnvError(f"env id {env_id!r} is not of the form family:name (e.g. gym:CartPole-v1)")
     if prefix in FAMILIES:
+        grammar = NAME_GRAMMARS.get(prefix)
+        if grammar is not None and not grammar[0].match(name):
+            raise UnknownEnvError(f"env id {env_id!r}: {name!r} is not {grammar[1]}")
         return prefix, name
     if custom_envs_allowed():
         return CUSTOM, env_id
@@ -58,10 +73,8 @@ Backend = Literal["auto", "envpool", "ale", "gfootball"]
 FootballRewards = Literal["scoring", "scoring,checkpoints"]
 
 
-class EnvOptions(BaseModel):
+class EnvOptions(SpecModel):
     """Settings of the environment family; None keeps the family's default."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     backend: Backend | None = Field(
         None,
@@ -87,12 +100,44 @@ class EnvOptions(BaseModel):
     action_repeat: int | None = Field(None, ge=1, le=100, description="dmlab: frames per agent step (default 4).")
     level_cache_dir: str | None = Field(
         None, min_length=1, max_length=1000,
-        description="dmlab: compiled-level cache shared across experiments; a local path or a gs:// bucket path.",
+        description="dmlab: compiled-level cache. In an experiment: a relative path (a folder of the actors' "
+                    "working directory), or a folder or URL (gs://...) under one of the roots the operator lists "
+                    f"in {LEVEL_CACHE_ROOTS}.",
     )
 
     def given(self) -> set[str]:
         """Names of the options set (not None)."""
         return {name for name, value in self if value is not None}
+
+
+_PLAIN_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+def level_cache_roots() -> list[str]:
+    """The level cache roots the operator allows (LEVEL_CACHE_ROOTS), without trailing slashes."""
+    return [root.strip().rstrip("/") for root in os.environ.get(LEVEL_CACHE_ROOTS, "").split(",") if root.strip()]
+
+
+def check_level_cache(location: str, roots: list[str]) -> None:
+    """Raise ValueError unless `location` is a plain relative path or lies under one of `roots`.
+
+    A relative path is words joined by '/' (no `..`, no scheme); anything else (an absolute path,
+    a URL) must be one of `roots` or below it, and may not climb out of it with `..`.
+    """
+    scheme, sep, rest = location.partition("://")
+    segments = (rest if sep else location).split("/")
+    if sep and not scheme.isalnum():
+        raise ValueError(f"level_cache_dir {location!r} is not a folder or a URL")
+    if not sep and not location.startswith("/") and all(_PLAIN_SEGMENT.match(part) for part in segments):
+        return
+    climbs = any(part in (".", "..") for part in segments[1 if location.startswith("/") else 0:])
+    inside = any(location.rstrip("/") == root or location.startswith(f"{root}/") for root in roots)
+    if climbs or not inside:
+        allowed = ", ".join(roots) if roots else "none set"
+        raise ValueError(
+            f"level_cache_dir {location!r} is outside the allowed level caches: use a relative folder, or one under "
+            f"a root the operator lists in {LEVEL_CACHE_ROOTS} (now: {allowed})"
+        )
 
 
 # The options each family reads; `backend` values each family accepts.

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from seedrl.spec.agents import ACTION_KINDS, AgentName
-from seedrl.spec.env import EnvOptions, UnknownEnvError, catalogue_in, check_options, split_env_id
+from seedrl.spec.base import SpecModel
+from seedrl.spec.env import (
+    EnvOptions, UnknownEnvError, catalogue_in, check_level_cache, check_options, level_cache_roots, split_env_id,
+)
 from seedrl.spec.policy_gradient import PRESETS, PolicyGradientConfig, check_network, resolve
 from seedrl.spec.r2d2 import R2D2Config
 from seedrl.spec.sac import SACConfig
@@ -43,11 +46,7 @@ MemoryQuantity = Annotated[str, StringConstraints(max_length=16, pattern=r"^[0-9
 TpuAccelerator = Literal["tpu-v4-podslice", "tpu-v5-lite-podslice", "tpu-v5p-slice", "tpu-v6e-slice"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-
-class InferenceSpec(_Strict):
+class InferenceSpec(SpecModel):
     """Central batched inference on the learner."""
 
     max_batch_size: int = Field(256, ge=1, le=65_536, description="Flush an inference batch once this many envs wait.")
@@ -55,14 +54,14 @@ class InferenceSpec(_Strict):
     max_slots: int = Field(4096, ge=1, le=1_000_000, description="Env slots the learner can lease to actors (bounds actors x envs_per_actor).")
 
 
-class CheckpointPolicy(_Strict):
+class CheckpointPolicy(SpecModel):
     """When checkpoints are written and how many are kept."""
 
     every_s: float = Field(120.0, gt=0, le=86_400, description="Seconds between checkpoints (one is also written when the learner stops).")
     keep: int = Field(3, ge=1, le=1000, description="Newest checkpoints kept on disk.")
 
 
-class TpuSpec(_Strict):
+class TpuSpec(SpecModel):
     """A single-host GKE TPU slice for the learner."""
 
     accelerator: TpuAccelerator = Field(description="GKE TPU accelerator (node label cloud.google.com/gke-tpu-accelerator).")
@@ -70,7 +69,7 @@ class TpuSpec(_Strict):
     chips: int = Field(4, ge=1, le=8, description="TPU chips requested (google.com/tpu).")
 
 
-class LearnerResources(_Strict):
+class LearnerResources(SpecModel):
     cpu: CpuQuantity = Field("4", description="CPU request of the learner.")
     memory: MemoryQuantity = Field("16Gi", description="Memory request of the learner.")
     gpu: int = Field(0, ge=0, le=16, description="GPUs for the learner (nvidia.com/gpu).")
@@ -97,19 +96,19 @@ class LearnerResources(_Strict):
         return tpu
 
 
-class ActorResources(_Strict):
+class ActorResources(SpecModel):
     cpu: CpuQuantity = Field("1", description="CPU request of each actor.")
     memory: MemoryQuantity = Field("2Gi", description="Memory request of each actor.")
 
 
-class Resources(_Strict):
+class Resources(SpecModel):
     """What the learner and each actor request from a cluster (the local runtime ignores it)."""
 
     learner: LearnerResources = Field(default_factory=LearnerResources)
     actor: ActorResources = Field(default_factory=ActorResources)
 
 
-class LearningSpec(_Strict):
+class LearningSpec(SpecModel):
     """What a learner needs to know about an experiment: environment, agent, budget, batching, checkpoints."""
 
     env: EnvId = Field("gym:CartPole-v1", description="Environment as family:id, e.g. gym:CartPole-v1.")
@@ -183,7 +182,6 @@ class ExperimentSpec(LearningSpec):
     """An experiment: one learner, its actors, and what they learn."""
 
     model_config = ConfigDict(
-        extra="forbid", allow_inf_nan=False,
         json_schema_extra={"examples": [{"name": "cartpole", "env": "gym:CartPole-v1", "actors": 2, "envs_per_actor": 16,
                                          "total_frames": 3_000_000}]},
     )
@@ -201,6 +199,15 @@ class ExperimentSpec(LearningSpec):
     resume_from: CheckpointRef | None = Field(
         None, description="Start from this checkpoint: `ckpt-N` of this experiment or `other-experiment/ckpt-N`.",
     )
+
+    # Checked where an experiment comes in, not in the processes its configs are derived for: they
+    # run where the operator's allow-list is not set (actor pods) and trust what was admitted.
+    @field_validator("env_options")
+    @classmethod
+    def _level_cache_where_allowed(cls, options: EnvOptions) -> EnvOptions:
+        if options.level_cache_dir is not None:
+            check_level_cache(options.level_cache_dir, level_cache_roots())
+        return options
 
     @field_validator("envs_per_actor")
     @classmethod

@@ -7,19 +7,19 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from seedrl.spec.base import SpecModel
 
 Torso = Literal["auto", "mlp", "impala", "nature"]
 
 
-class NetworkConfig(BaseModel):
+class NetworkConfig(SpecModel):
     """The network: a torso, optionally the previous action and reward, optionally an LSTM core.
 
     `torso: auto` picks the IMPALA deep ResNet for image observations (rank-3 boxes, as
     Atari, DeepMind Lab and Football give) and an MLP for everything else.
     """
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     torso: Torso = Field(
         "auto",

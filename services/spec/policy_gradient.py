@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from seedrl.spec.base import SpecModel
 
 PolicyLoss = Literal["vpg", "ppo", "vtrace", "awr", "vmpo"]
 AdvantageEstimator = Literal["gae", "vtrace", "n_step"]
@@ -22,10 +24,8 @@ ActionDistributionName = Literal["auto", "categorical", "gaussian", "clipped_gau
 SPLIT_MODES = ("split", "split_with_advantage_recomputation")
 
 
-class PolicyGradientConfig(BaseModel):
+class PolicyGradientConfig(SpecModel):
     """Options of the on-policy agent (defaults: the `policy_gradient` agent, a one-pass actor-critic)."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     # Policy loss.
     policy_loss: PolicyLoss = Field(

@@ -5,8 +5,9 @@ Imports no TensorFlow: the controller validates specs without it.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
+from seedrl.spec.base import SpecModel
 from seedrl.spec.replay import ReplayConfig, check_fill_covers_batch
 
 
@@ -16,10 +17,8 @@ def _r2d2_replay() -> ReplayConfig:
     return ReplayConfig(capacity=10_000, min_fill=1_000, priority_exponent=0.9, importance_exponent=0.6)
 
 
-class R2D2Config(BaseModel):
+class R2D2Config(SpecModel):
     """R2D2: recurrent double Q-learning from a prioritized replay of unrolls with burn-in."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     # Optimiser.
     learning_rate: float = Field(1e-4, gt=0, le=10, description="Adam learning rate.")

@@ -5,13 +5,13 @@ Imports no TensorFlow: the controller validates specs without it.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
+
+from seedrl.spec.base import SpecModel
 
 
-class ReplayConfig(BaseModel):
+class ReplayConfig(SpecModel):
     """A prioritized replay of unrolls (Schaul et al. 2016, as Ape-X and R2D2 use it)."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     capacity: int = Field(
         100_000, ge=1, le=100_000_000,

@@ -5,8 +5,9 @@ Imports no TensorFlow: the controller validates specs without it.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
+from seedrl.spec.base import SpecModel
 from seedrl.spec.replay import ReplayConfig, check_fill_covers_batch
 
 
@@ -15,10 +16,8 @@ def _sac_replay() -> ReplayConfig:
     return ReplayConfig(capacity=1_000_000, min_fill=10_000, priority_exponent=0.0, importance_exponent=0.0)
 
 
-class SACConfig(BaseModel):
+class SACConfig(SpecModel):
     """Soft actor-critic: a tanh-Gaussian policy, twin Q critics with Polyak targets, a learned temperature."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     # Optimiser (one Adam each for the policy, the critics and the temperature).
     learning_rate: float = Field(3e-4, gt=0, le=10, description="Adam learning rate of the policy, critics and temperature.")

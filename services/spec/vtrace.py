@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from seedrl.spec.base import SpecModel
 
 
-class VTraceConfig(BaseModel):
+class VTraceConfig(SpecModel):
     """V-trace / IMPALA hyperparameters (SEED RL's loss defaults; sizes tuned for small envs)."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     # Optimiser.
     learning_rate: float = Field(3e-3, gt=0, le=10, description="Adam learning rate at the start of training.")

@@ -25,8 +25,10 @@ class Controller:
     log: Path
 
     def client(self, token: str | None = None) -> httpx.Client:
+        """A client with the token (if any) that declares every request JSON, as `seedrl experiments` does
+        (a controller without a token takes changes only so)."""
         headers = {"Authorization": f"Bearer {token or self.token}"} if (token or self.token) else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=60)
+        return httpx.Client(base_url=self.url, headers={"Content-Type": "application/json", **headers}, timeout=60)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 120) -> None:
         if self.process.poll() is None:

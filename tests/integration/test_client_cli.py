@@ -246,3 +246,19 @@ def test_an_unreachable_controller(tmp_path: Path) -> None:
     fails(seedrl("experiments", "list", "--url", url), f"cannot reach the controller at {url}: ")
     fails(seedrl("checkpoints", "download", "x", "ckpt-1", "-o", str(tmp_path / "x.tgz"), "--url", url), "cannot reach")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_client_changes_things_on_a_controller_without_a_token(tmp_path: Path) -> None:
+    """Such a controller takes changes as JSON only (cross-site defence); the client declares every change JSON."""
+    open_controller = start_controller(tmp_path, None, "--max-active-experiments", "0")
+    try:
+        def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess:
+            return seedrl(*args, "--url", open_controller.url, input=input)
+
+        ok(run("experiments", "create", "-f", "-", input=json.dumps({"name": "open", "actors": 1})))
+        ok(run("experiments", "scale", "open", "--actors", "2"))
+        fails(run("experiments", "start", "open"), "409 Conflict", "max-active-experiments")  # not 415
+        fails(run("experiments", "stop", "open"), "409 Conflict", "not running")
+        ok(run("experiments", "delete", "open"))
+    finally:
+        open_controller.stop()

@@ -7,6 +7,8 @@ requests cannot launch dozens of learners; the lifecycle tests start real runs.
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from seedrl.spec.experiment import ExperimentSpec
 from tests.integration.controller import start_controller
 from tests.integration.helpers import wait_for
+from tests.specs import spec_bodies
 
 pytestmark = pytest.mark.integration
 
@@ -76,6 +79,15 @@ INVALID_FIELDS = [
     ({"resume_from": "../../etc/passwd"}, "resume_from"),
     ({"resume_from": "ckpt-5"}, "resume_from"),  # well-formed, but there is no such checkpoint
     ({"unknown_field": 1}, "unknown_field"),
+    ({"actors": True}, "actors"),  # no coercion: JSON's types as they are
+    ({"actors": "3"}, "actors"),
+    ({"vtrace": {"learning_rate": "0.1"}}, "vtrace.learning_rate"),
+    ({"r2d2": {"replay": {"capacity": 757}}}, "r2d2.replay.min_fill"),  # the default min_fill (1000) is judged too
+    ({"env": "dmlab:a/../../../tmp/evil"}, "env"),
+    ({"env": "dmlab:explore_goal_locations_small", "env_options": {"level_cache_dir": "/tmp/evil"}}, "env_options"),
+    ({"actors": 64}, "actors"),  # 65 processes: over this controller's bound for one experiment
+    ({"network": {"hidden_sizes": [65536] * 8}}, "network"),  # ~360 GB of weights
+    ({"checkpoint": {"every_s": 1e-300}}, "checkpoint.every_s"),
 ]
 
 
@@ -88,6 +100,26 @@ def test_every_invalid_spec_field_gets_422_naming_the_field(api, fields, field):
     assert problem["status"] == 422 and problem["title"] == "Unprocessable Entity"
     assert field in [error["field"] for error in problem["errors"]], problem
     assert api.get(f"{API}/bad").status_code == 404  # nothing was stored
+
+
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(body=spec_bodies())
+def test_a_generated_spec_is_refused_or_round_trips_through_the_store_and_the_list(controller, body):
+    """Specs drawn from the models: each one is refused with 422, or what the API stored is what it lists."""
+    body = {**body, "name": f"gen-{body['name']}"}
+    with controller.client() as api:
+        api.delete(f"{API}/{body['name']}")
+        created = api.post(API, json=body)
+        assert created.status_code in (201, 422), created.text
+        if created.status_code == 422:
+            assert created.json()["errors"] and api.get(f"{API}/{body['name']}").status_code == 404
+            return
+        stored = created.json()["spec"]
+        listed = {item["name"]: item for item in api.get(API, params={"limit": 500}).json()["items"]}
+        assert listed[body["name"]]["spec"] == stored == api.get(f"{API}/{body['name']}").json()["spec"]
+        assert listed[body["name"]]["status"]["phase"] == "Pending"
+        assert ExperimentSpec.model_validate(stored).model_dump(mode="json") == stored
+        assert api.delete(f"{API}/{body['name']}").status_code == 204
 
 
 def test_a_body_that_is_not_json_gets_422(api):
@@ -206,12 +238,45 @@ def test_controller_metrics_count_requests_by_route_and_experiments_by_phase(api
     assert api.get("/readyz").status_code == 200
 
 
+# pydantic's messages for input the schema itself refuses; a 422 for schema-valid input must name a rule instead.
+SCHEMA_REFUSALS = re.compile(r"^(Input|String|List|Tuple|Object|Dictionary) should|^Field required|^Extra inputs")
+
+
+def positive_data_refused_only_by_rules(ctx, response, case):
+    """positive_data_acceptance, where a 422 is accepted when it names a rule the schema cannot state
+    (cross-field rules, installed envs, this controller's bounds), never a type or a schema constraint."""
+    if case.meta is None or not case.meta.generation.mode.is_positive or response.status_code != 422:
+        return schemathesis.checks.CHECKS.get_by_names(["positive_data_acceptance"])[0](ctx, response, case)
+    reasons = [error["reason"] for error in response.json().get("errors", [])]
+    assert reasons and not any(SCHEMA_REFUSALS.search(reason) for reason in reasons), reasons
+    return None
+
+
+def no_server_internals(data_dir: Path):
+    def check(ctx, response, case):
+        """No body names a path of the server or carries a traceback."""
+        text = response.text
+        for secret in (str(data_dir.resolve()), "Traceback (most recent call last)", "site-packages", "/services/"):
+            assert secret not in text, f"the response carries {secret!r}: {text[:300]}"
+        return None
+
+    return check
+
+
 @pytest.mark.slow
-def test_a_schema_driven_fuzz_of_the_api_finds_no_server_errors(controller, api):
-    """Every operation of the published OpenAPI, with valid and invalid inputs, against the live server."""
+def test_a_schema_driven_fuzz_with_every_check_finds_no_failure(controller, api):
+    """Every operation of the published OpenAPI, with valid and invalid inputs, against the live server, with
+    every check schemathesis has: no 5xx, every status and media type documented, every body conforming to
+    its schema, invalid input refused, valid input accepted (or refused naming a rule), auth not ignored,
+    unsupported methods answered 405 with Allow; and no body carries a traceback or a server path."""
     assert api.post(API, json=spec("fuzzed")).status_code == 201
     schema = schemathesis.openapi.from_url(f"{controller.url}/openapi.json")
     headers = {"Authorization": f"Bearer {TOKEN}"}
+    schemathesis.checks.load_all_checks()
+    checks = [check for check in schemathesis.checks.CHECKS.get_all()
+              if check.__name__ != "positive_data_acceptance"] + [positive_data_refused_only_by_rules]
+    assert len(checks) >= 14
+    extra = [no_server_internals(controller.data_dir)]
     failures: list[str] = []
     for result in schema.get_all_operations():
         operation = result.ok()
@@ -224,14 +289,16 @@ def test_a_schema_driven_fuzz_of_the_api_finds_no_server_errors(controller, api)
                 @settings(max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck))
                 @given(strategy)
                 def call(case):
-                    response = case.call(base_url=controller.url, headers=headers, timeout=30)
-                    if response.status_code >= 500:
-                        failures.append(f"{case.method} {case.formatted_path} {json.dumps(case.body, default=str)[:300]}"
-                                        f" -> {response.status_code} {response.text[:300]}")
+                    try:
+                        case.call_and_validate(base_url=controller.url, headers=headers, timeout=30, checks=checks,
+                                               additional_checks=extra)
+                    except Exception as failure:  # noqa: BLE001 - every check's failure is collected
+                        failures.append(f"{case.method} {case.formatted_path} "
+                                        f"{json.dumps(case.body, default=str)[:200]}: {str(failure)[:600]}")
 
                 try:
                     call()
                 except Unsatisfiable:  # an operation with no input to make invalid
                     assert mode is schemathesis.GenerationMode.NEGATIVE, operation.path
-    assert not failures, "\n".join(failures[:10])
+    assert not failures, f"{len(failures)} failures:\n" + "\n".join(failures[:10])
     assert api.get("/healthz").status_code == 200

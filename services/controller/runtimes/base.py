@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -26,6 +27,27 @@ class Invalid(ValueError):
         self.reason = reason
 
 
+class TooBusy(RuntimeError):
+    """Too much work is queued already (429); try again after `retry_after_s`."""
+
+    def __init__(self, message: str, retry_after_s: int):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    """How to export one checkpoint's policy: a `seedrl export` of `checkpoint` (a path without suffix,
+    in `checkpoints`) with `config`, into `out`; `logs` is where its output goes."""
+
+    experiment: str
+    checkpoint: str
+    checkpoints: Path
+    config: Path
+    out: Path
+    logs: Path
+
+
 class Runtime(Protocol):
     """Runs experiments and reports on them. Every method may raise NotFound, Conflict or Invalid."""
 
@@ -39,7 +61,7 @@ class Runtime(Protocol):
     def delete(self, name: str, force: bool, delete_checkpoints: bool) -> None: ...
     def checkpoints(self, name: str) -> list[Checkpoint]: ...
     def checkpoint_files(self, name: str, checkpoint: str) -> list[Path]: ...
-    def export_saved_model(self, name: str, checkpoint: str) -> Path: ...
+    def export_plan(self, name: str, checkpoint: str) -> ExportPlan: ...
     def learner_metrics(self, name: str) -> str: ...
     def scrape_targets(self) -> list[ScrapeTargets]: ...
     def ready(self) -> bool: ...

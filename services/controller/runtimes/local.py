@@ -14,8 +14,6 @@ from __future__ import annotations
 import logging
 import math
 import shutil
-import subprocess
-import sys
 import threading
 import urllib.request
 from datetime import datetime, timezone
@@ -23,21 +21,22 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from seedrl.admission import admit
 from seedrl.common import metrics as m
 from seedrl.common.checkpoint_files import checkpoint_files, latest_checkpoint, list_checkpoints
 from seedrl.common.run_folder import RunFolder
 from seedrl.spec.experiment import ExperimentSpec
 from seedrl.controller.models import Checkpoint, Condition, Experiment, ExperimentStatus, Phase, ScrapeTargets
-from seedrl.controller.runtimes.base import Conflict, Invalid, NotFound
+from seedrl.controller.runtimes.base import Conflict, ExportPlan, Invalid, NotFound
+from seedrl.controller.runtimes.bounds import LocalBounds
 from seedrl.controller.runtimes.local_experiment import (
     CheckpointNotFound, LocalExperiment, LocalOptions, Outcome, resolve_checkpoint,
 )
-from seedrl.controller.store import AlreadyExists, Store, StoredExperiment
+from seedrl.controller.store import AlreadyExists, Store, StoredExperiment, describe
 from seedrl.v1 import learner_pb2 as pb
 
 log = logging.getLogger(__name__)
 
-EXPORT_TIMEOUT_S = 300.0
 # Runs outlive the controller (to be adopted); every learner and actor serves /metrics for scrape_targets().
 OPTIONS = LocalOptions(die_with_parent=False, actor_metrics=True)
 
@@ -61,7 +60,7 @@ def set_condition(status: ExperimentStatus, type_: str, ok: bool | None, reason:
 class LocalRuntime:
     """Runs experiments as local processes; see the module docstring."""
 
-    def __init__(self, data_dir: Path, metrics: m.Metrics, max_active: int = 4, poll_s: float = 0.5):
+    def __init__(self, data_dir: Path, metrics: m.Metrics, bounds: LocalBounds, max_active: int = 4, poll_s: float = 0.5):
         self.data_dir = data_dir
         self.experiments_root = data_dir / "experiments"
         self.experiments_root.mkdir(parents=True, exist_ok=True)
@@ -69,11 +68,11 @@ class LocalRuntime:
         self._metrics = metrics
         self._reconcile_errors = metrics(m.CONTROLLER_RECONCILE_ERRORS)  # exported from 0, so rate() works
         self._max_active = max_active
+        self._bounds = bounds
         self._poll_s = poll_s
         self._runs: dict[str, LocalExperiment] = {}
         self._stoppers: dict[str, threading.Thread] = {}
         self._lock = threading.RLock()
-        self._export_lock = threading.Lock()
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="reconcile", daemon=True)
 
@@ -111,24 +110,47 @@ class LocalRuntime:
         return self._thread.is_alive() and not self._closed.is_set()
 
     def _recover(self, record: StoredExperiment) -> None:
+        """Take over what an earlier controller left of `record`; its status is recomputed, not trusted."""
+        run = None
         if record.run is not None:
-            run = LocalExperiment.adopt(
-                record.spec, self._folder(record.name).path, self.experiments_root, OPTIONS, record.run, self._metrics
-            )
+            try:
+                run = LocalExperiment.adopt(
+                    record.spec, self._folder(record.name).path, self.experiments_root, OPTIONS, record.run, self._metrics
+                )
+            except Exception:  # a run record (or a spec) this version cannot read: its processes stay alone
+                log.exception("cannot adopt the processes recorded for %s", record.name)
             record.run = None
-            if run is not None:
-                self._runs[record.name] = run
-                record.run = run.record()
-                if record.desired == "stopped":
-                    self._begin_stop(record, None)
-                log.info("adopted the running processes of %s", record.name)
-            elif record.desired == "running":
-                record.status.message = "its processes were gone when the controller restarted; restarting from the newest checkpoint"
-            else:
-                record.status.phase = Phase.STOPPED
-        elif record.status.phase == Phase.STOPPING:
-            record.status.phase = Phase.STOPPED
+        if run is not None:
+            self._runs[record.name] = run
+            record.run = run.record()
+            log.info("adopted the running processes of %s", record.name)
+        if record.invalid is not None:
+            self._fail_invalid(record)
+            return
+        if run is not None:
+            if record.desired == "stopped":  # it was stopping when the last controller died
+                self._begin_stop(record, None)
+                return
+            self._observe_checkpoint(record.status, run.folder.checkpoints)
+        elif record.desired == "running":
+            record.status.phase = Phase.PENDING
+            record.status.message = "its processes were gone when the controller restarted; restarting from the newest checkpoint"
+            self._observe_checkpoint(record.status, self._folder(record.name).checkpoints)
+        elif record.status.phase in (Phase.RUNNING, Phase.STOPPING):  # it stopped while no controller watched
+            self._end(record, Phase.STOPPED, "stopped on request; the controller restarted before the stop was recorded")
+            return
         self.store.save(record)
+
+    def _fail_invalid(self, record: StoredExperiment) -> None:
+        """Fail `record`, whose stored spec breaks a rule (`invalid`), with a SpecValid condition naming the rule;
+        processes it has are stopped first."""
+        set_condition(record.status, "SpecValid", False, "InvalidSpec", str(record.invalid))
+        message = f"invalid spec: {record.invalid}"
+        if record.name in self._runs:
+            if record.name not in self._stoppers:
+                self._begin_stop(record, Outcome("Failed", message))
+        else:
+            self._end(record, Phase.FAILED, message)
 
     # --- Reconcile -----------------------------------------------------------------------
 
@@ -152,6 +174,9 @@ class LocalRuntime:
         name = record.name
         if name in self._stoppers or record.desired != "running":
             return
+        if record.invalid is not None:  # its spec broke a rule since it was admitted
+            self._fail_invalid(record)
+            return
         run = self._runs.get(name)
         if run is None:
             run = self._launch(record)
@@ -174,6 +199,7 @@ class LocalRuntime:
             run.start(record.start_checkpoint)
         except Exception as error:  # a missing checkpoint, a full disk, ...: never leave processes behind
             run.stop()
+            log.exception("cannot start %s", record.name)
             self._end(record, Phase.FAILED, f"cannot start: {error}")
             return None
         self._runs[record.name] = run
@@ -215,9 +241,15 @@ class LocalRuntime:
         set_condition(status, "Checkpointed", latest is not None, "Saved" if latest else "NoneYet",
                       latest.name if latest else "")
 
+    def _public(self, message: str) -> str:
+        """`message` with the paths of the data dir made relative to it (responses name no server paths)."""
+        for prefix in sorted({str(self.data_dir.resolve()), str(self.data_dir)}, key=len, reverse=True):
+            message = message.replace(f"{prefix}/", "")
+        return message
+
     def _end(self, record: StoredExperiment, phase: Phase | str, message: str) -> None:
         status = record.status
-        status.phase, status.message, status.finished_at = Phase(phase), message, _now()
+        status.phase, status.message, status.finished_at = Phase(phase), self._public(message), _now()
         status.ready_actors = status.connected_streams = 0
         status.fps = 0.0
         set_condition(status, "LearnerReady", False, "Stopped")
@@ -233,7 +265,7 @@ class LocalRuntime:
         if outcome is not None:
             record.desired = "stopped"
         record.status.phase = Phase.STOPPING
-        record.status.message = outcome.message if outcome else "stopping: actors first, then the learner"
+        record.status.message = self._public(outcome.message) if outcome else "stopping: actors first, then the learner"
         self.store.save(record)
         run = self._runs[name]
         thread = threading.Thread(target=self._stop_run, args=(name, run, outcome), name=f"stop-{name}", daemon=True)
@@ -276,8 +308,30 @@ class LocalRuntime:
         return record
 
     def _view(self, record: StoredExperiment) -> Experiment:
-        return Experiment(name=record.name, spec=record.spec, status=record.status,
-                          created_at=datetime.fromtimestamp(record.created_at, timezone.utc))
+        if record.invalid is not None and record.status.phase != Phase.FAILED:  # found invalid since the last pass
+            record.status.phase, record.status.message = Phase.FAILED, f"invalid spec: {record.invalid}"
+            set_condition(record.status, "SpecValid", False, "InvalidSpec", record.invalid)
+        return Experiment.model_construct(name=record.name, spec=record.spec, status=record.status,
+                                          created_at=datetime.fromtimestamp(record.created_at, timezone.utc))
+
+    def _admitted(self, record: StoredExperiment, changes: dict[str, object] | None = None) -> ExperimentSpec:
+        """The record's spec (with `changes`) admitted again, and within this controller's bounds for one
+        experiment; Invalid (422) naming the rule otherwise."""
+        if record.invalid is not None and not changes:
+            raise Invalid("spec", f"the stored spec of {record.name!r} breaks a rule: {record.invalid}")
+        try:
+            spec = admit(ExperimentSpec, {**record.spec.model_dump(mode="json", warnings=False), **(changes or {})})
+        except ValidationError as error:  # named after the field the request changes, else the rule's
+            field = next(iter(changes), None) if changes else ".".join(map(str, error.errors()[0]["loc"]))
+            raise Invalid(field or "spec", describe(error)) from None
+        self._bounds.check_experiment(spec)
+        return spec
+
+    def _check_room(self, spec: ExperimentSpec) -> None:
+        """Conflict (409) when running `spec` too would take the running experiments over a bound."""
+        running = [record.spec for record in self.store.all() if record.name != spec.name and record.invalid is None
+                   and (record.desired == "running" or record.name in self._stoppers)]
+        self._bounds.check_total(running, spec)
 
     def _check_quota(self) -> None:
         active = sum(record.desired == "running" or record.name in self._stoppers for record in self.store.all())
@@ -287,6 +341,7 @@ class LocalRuntime:
 
     def _want_running(self, record: StoredExperiment, checkpoint: str | None, message: str) -> Experiment:
         self._check_quota()
+        self._check_room(record.spec)
         record.desired, record.start_checkpoint = "running", checkpoint
         record.status.phase, record.status.message = Phase.PENDING, message
         self.store.save(record)
@@ -294,10 +349,12 @@ class LocalRuntime:
 
     def create(self, spec: ExperimentSpec, start: bool) -> Experiment:
         with self._lock:
+            self._bounds.check_experiment(spec)
             if spec.resume_from is not None:
                 self._check_checkpoint(spec.name, spec.resume_from, "resume_from")
             if start:
                 self._check_quota()
+                self._check_room(spec)
             record = StoredExperiment(name=spec.name, spec=spec)
             record.status.desired_actors = spec.actors
             record.status.message = "created; not started"
@@ -322,6 +379,7 @@ class LocalRuntime:
             if record.status.phase != Phase.PENDING:
                 raise Conflict(f"experiment {name!r} has run before ({record.status.phase.value}); "
                                "resume it to continue from a checkpoint")
+            record.spec = self._admitted(record)
             return self._want_running(record, None, "starting")
 
     def stop(self, name: str) -> Experiment:
@@ -347,6 +405,7 @@ class LocalRuntime:
                 raise Conflict(f"experiment {name!r} has never run; start it")
             if checkpoint is not None:
                 self._check_checkpoint(name, checkpoint, "checkpoint")
+            record.spec = self._admitted(record)
             return self._want_running(record, checkpoint, f"resuming from {checkpoint or 'the newest checkpoint'}")
 
     def scale(self, name: str, actors: int) -> Experiment:
@@ -354,10 +413,10 @@ class LocalRuntime:
             record = self._record(name)
             if record.status.phase == Phase.STOPPING:
                 raise Conflict(f"experiment {name!r} is stopping")
-            try:
-                record.spec = ExperimentSpec.model_validate({**record.spec.model_dump(), "actors": actors})
-            except (ValueError, ValidationError) as error:
-                raise Invalid("actors", str(error)) from None
+            spec = self._admitted(record, {"actors": actors})
+            if record.desired == "running":
+                self._check_room(spec)
+            record.spec, record.invalid = spec, None
             run = self._runs.get(name)
             if run is not None:
                 run.scale(actors)
@@ -409,32 +468,22 @@ class LocalRuntime:
             raise NotFound(f"experiment {name!r} has no checkpoint {checkpoint!r}")
         return files
 
-    def export_saved_model(self, name: str, checkpoint: str) -> Path:
-        """A SavedModel of `checkpoint`'s policy, exported by a `seedrl export` process and kept.
+    def export_plan(self, name: str, checkpoint: str) -> ExportPlan:
+        """How to export `checkpoint`'s policy with the learner's own config.
 
         Exports are named after the checkpoint and its write time, so a checkpoint number
-        written again (a resume from an older checkpoint) is exported again. The export
-        writes a temporary folder and renames it, so a failed one leaves nothing behind.
+        written again (a resume from an older checkpoint) is exported again.
         """
         files = self.checkpoint_files(name, checkpoint)
         folder = self._folder(name)
         index = next(path for path in files if path.suffix == ".index")
-        out = folder.exports / f"{checkpoint}-{index.stat().st_mtime_ns}"
-        with self._export_lock:
-            if out.is_dir():
-                return out
-            out.parent.mkdir(exist_ok=True)
-            try:
-                result = subprocess.run(
-                    [sys.executable, "-m", "seedrl.cli", "export", "--config", str(folder.learner_config),
-                     "--checkpoint", str(folder.checkpoints / checkpoint), "--out", str(out)],
-                    capture_output=True, text=True, timeout=EXPORT_TIMEOUT_S,
-                )
-            except subprocess.TimeoutExpired:
-                raise Conflict(f"exporting {name}/{checkpoint} took over {EXPORT_TIMEOUT_S:.0f}s; try again") from None
-            if result.returncode != 0:
-                raise RuntimeError(f"exporting {name}/{checkpoint} failed: {result.stdout[-2000:]}{result.stderr[-2000:]}")
-        return out
+        try:
+            written = index.stat().st_mtime_ns
+        except FileNotFoundError:
+            raise NotFound(f"experiment {name!r} has no checkpoint {checkpoint!r} (rotated out?)") from None
+        return ExportPlan(experiment=name, checkpoint=checkpoint, checkpoints=folder.checkpoints,
+                          config=folder.learner_config, out=folder.exports / f"{checkpoint}-{written}",
+                          logs=folder.logs / f"export-{checkpoint}.log")
 
     def learner_metrics(self, name: str) -> str:
         """The learner's Prometheus exposition text."""

@@ -23,11 +23,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from seedrl.admission import admit
 from seedrl.common import metrics as m
 from seedrl.common.checkpoint_files import checkpoint_files, list_checkpoints
 from seedrl.spec.experiment import ExperimentSpec
 from seedrl.controller.models import Checkpoint, Experiment, Phase, ScrapeTargets
-from seedrl.controller.runtimes.base import Conflict, Invalid, NotFound
+from seedrl.controller.runtimes.base import Conflict, ExportPlan, Invalid, NotFound
 from seedrl.controller.runtimes.kubernetes import manifests as mf
 from seedrl.controller.runtimes.kubernetes.api import AlreadyExistsError, ClusterApi, KubeApi, NotFoundError, Object
 from seedrl.controller.runtimes.kubernetes.leader import LeaseElector
@@ -275,7 +276,7 @@ class KubernetesRuntime:
                 raise Conflict(f"experiment {name!r} is stopping")
             experiment = view(resource)
             try:
-                ExperimentSpec.model_validate({**experiment.spec.model_dump(), "actors": actors})
+                admit(ExperimentSpec, {**experiment.spec.model_dump(mode="json"), "actors": actors})
             except (ValueError, ValidationError) as error:
                 raise Invalid("actors", str(error)) from None
             resource = self._patch(name, {"spec": {"actors": actors}})
@@ -323,7 +324,7 @@ class KubernetesRuntime:
             raise NotFound(f"experiment {name!r} has no checkpoint {checkpoint!r}")
         return files
 
-    def export_saved_model(self, name: str, checkpoint: str) -> Path:
+    def export_plan(self, name: str, checkpoint: str) -> ExportPlan:
         self.checkpoint_files(name, checkpoint)
         raise Conflict("the controller image has no TensorFlow: download the checkpoint and run "
                        "`seedrl export` where the learner extra is installed")
