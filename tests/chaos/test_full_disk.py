@@ -10,13 +10,11 @@ from __future__ import annotations
 import resource
 import signal
 import subprocess
-import urllib.request
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from seedrl.common.ports import free_port
-from tests.integration.helpers import seedrl, status, wait_for
+from tests.integration.helpers import metric, seedrl, status, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -25,11 +23,6 @@ FILE_LIMIT_BYTES = 256 * 1024  # a 256x256 MLP's checkpoint, with Adam's moments
 
 def limit_file_size() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT_BYTES, FILE_LIMIT_BYTES))
-
-
-def learner_counter(metrics_port: int, name: str) -> float:
-    text = urllib.request.urlopen(f"http://localhost:{metrics_port}/metrics", timeout=5).read().decode()
-    return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == name)
 
 
 def test_failed_checkpoint_writes_are_counted_and_training_continues(tmp_path):
@@ -41,12 +34,12 @@ def test_failed_checkpoint_writes_are_counted_and_training_continues(tmp_path):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=limit_file_size,
     )
     try:
-        wait_for(lambda: (s := status(port)) is not None and s.learner_steps > 0, timeout=120, what="training")
-        wait_for(lambda: learner_counter(metrics_port, "seedrl_checkpoint_failures_total") >= 3, timeout=60,
+        wait_for(lambda: (s := status(port, tmp_path / "secret")) is not None and s.learner_steps > 0, timeout=120, what="training")
+        wait_for(lambda: metric(metrics_port, "seedrl_checkpoint_failures_total") >= 3, timeout=60,
                  what="three failed checkpoints")
-        steps = status(port).learner_steps
-        wait_for(lambda: status(port).learner_steps > steps + 50, timeout=30, what="training going on")
-        assert learner_counter(metrics_port, "seedrl_checkpoint_saves_total") == 0
+        steps = status(port, tmp_path / "secret").learner_steps
+        wait_for(lambda: status(port, tmp_path / "secret").learner_steps > steps + 50, timeout=30, what="training going on")
+        assert metric(metrics_port, "seedrl_checkpoint_saves_total") == 0
         assert process.poll() is None
     finally:
         process.send_signal(signal.SIGINT)

@@ -45,14 +45,18 @@ def learner(tmp_path_factory):
 
 
 class Stream:
-    """A bidirectional Act stream driven message by message from the test."""
+    """A bidirectional Act stream driven message by message from the test.
 
-    def __init__(self, port: int):
-        self._channel = grpc.insecure_channel(
+    `port` is a local port, or an open channel to use; `metadata` goes with the call (the secret).
+    """
+
+    def __init__(self, port: int | grpc.Channel, metadata: tuple[tuple[str, str], ...] = ()):
+        self._owns_channel = not isinstance(port, grpc.Channel)
+        self._channel = port if not self._owns_channel else grpc.insecure_channel(
             f"localhost:{port}", options=[("grpc.max_send_message_length", 64 * 2**20)]
         )
         self._outbox: queue.Queue = queue.Queue()
-        self._replies = pb_grpc.LearnerStub(self._channel).Act(iter(self._outbox.get, None))
+        self._replies = pb_grpc.LearnerStub(self._channel).Act(iter(self._outbox.get, None), metadata=metadata)
 
     def send(self, message: pb.ActorMessage) -> None:
         self._outbox.put(message)
@@ -62,7 +66,8 @@ class Stream:
 
     def close(self) -> None:
         self._outbox.put(None)
-        self._channel.close()
+        if self._owns_channel:
+            self._channel.close()
 
 
 def hello(actor_id="actor", run_id=1, num_envs=3, spec=None):
@@ -79,8 +84,8 @@ def step(run_id=1, num_envs=3, obs_shape=(4,)):
     return pb.ActorMessage(step=message)
 
 
-def connect(port, **kwargs) -> Stream:
-    stream = Stream(port)
+def connect(port, metadata=(), **kwargs) -> Stream:
+    stream = Stream(port, metadata)
     stream.send(hello(**kwargs))
     assert stream.receive().welcome.num_slots == kwargs.get("num_envs", 3)
     return stream
