@@ -37,16 +37,20 @@ def new_secret() -> str:
 def ensure_secret_file(path: Path) -> Path:
     """Create `path` holding a new secret (mode 0600) unless it exists; either way check it and return it.
 
-    An existing file is kept, so processes that read it earlier (actors, a learner that is
-    restarted, a controller adopting the run) keep agreeing on the secret.
+    The file appears whole (written aside, then linked into place), so no reader sees it half
+    written. An existing file is kept, so processes that read it earlier (actors, a learner that
+    is restarted, a controller adopting the run) keep agreeing on the secret.
     """
+    draft = path.with_name(f".{path.name}.{os.getpid()}.draft")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(new_secret() + "\n")
+        os.link(draft, path)
     except FileExistsError:
         read_secret_file(path)
-        return path
-    with os.fdopen(descriptor, "w") as file:
-        file.write(new_secret() + "\n")
+    finally:
+        draft.unlink(missing_ok=True)
     return path
 
 

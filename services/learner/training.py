@@ -192,8 +192,9 @@ class Trainer(threading.Thread):
     def _summarise(self, metrics: dict[str, float], mean_lag: float, step: int) -> None:
         """TensorBoard scalars at learner step `step`, named as the Prometheus metrics (docs/metrics.md).
 
-        Scalars are written as float64: any finite value fits (a Python float beyond float32's range
-        would make TensorFlow refuse the conversion), and frame counts stay exact past 2**24.
+        Values go to TensorFlow as float64 tensors, so any finite number converts (TensorBoard stores
+        the float32 of it, inf beyond its range); a Python float beyond float32's range handed over as
+        it is would make TensorFlow raise and end training.
         """
         stats, eval_stats = self._stats, self._eval_stats
         scalars = {tensorboard_tag(self._agent.name, name): value for name, value in metrics.items()}

@@ -102,7 +102,10 @@ def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 
 
 
 def status(port: int, secret_file: Path | None = None) -> pb.LearnerStatus | None:
-    """The learner's status, presenting the secret in `secret_file` (a `seedrl train` run folder's `secret`)."""
+    """The learner's status, presenting the secret in `secret_file` (a `seedrl train` run folder's `secret`);
+    None while it does not answer, or while the run has not written its secret yet."""
+    if secret_file is not None and not secret_file.exists():
+        return None
     metadata = call_metadata(read_secret_file(secret_file)) if secret_file else ()
     with grpc.insecure_channel(f"localhost:{port}") as channel:
         try:

@@ -184,6 +184,22 @@ def test_a_restarted_actor_evicts_its_stale_stream_and_slots_are_returned(learne
     wait_for(lambda: status(port).leased_slots == leased_before - 5, timeout=5, what="slots released on close")
 
 
+def test_only_the_host_that_opened_a_stream_can_replace_it(learner):
+    """An unauthenticated learner (run by hand) still keeps an actor's stream from a Hello sent from elsewhere:
+    here the stream came over IPv4 and the intruder comes over IPv6 (the learner binds both)."""
+    port, _ = learner
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as ipv4, grpc.insecure_channel(f"[::1]:{port}") as ipv6:
+        owned = connect(ipv4, actor_id="owned", num_envs=2)
+        intruder = Stream(ipv6)
+        intruder.send(hello(actor_id="owned", num_envs=2, run_id=2))
+        expect_error(intruder, grpc.StatusCode.ALREADY_EXISTS, "another peer")
+        intruder.close()
+        for _ in range(3):
+            owned.send(step(num_envs=2))
+            assert tensors.decode(owned.receive().actions.actions).shape == (2,)
+        owned.close()
+
+
 def test_metrics_are_served_with_experiment_and_role_labels(learner):
     port, metrics_port = learner
     stream = connect(port, actor_id="metered")

@@ -64,6 +64,7 @@ def test_a_killed_actor_is_restarted_and_training_goes_on_until_ctrl_c(tmp_path)
     assert process.returncode == 0, out
     result = read_summary(tmp_path)
     assert result["stop_reason"] == "interrupted"
+    assert '"end_reason": "stopped"' in (tmp_path / "learner_status.json").read_text()
     assert result["actor_restarts"] >= 1
     assert result["frames"] > frames_at_kill
     assert result["last_checkpoint_step"] > 0  # a final checkpoint on the way out

@@ -257,7 +257,8 @@ class LocalExperiment:
         if len(self._crashes) > self.options.learner_max_restarts:
             return Outcome(
                 "Failed",
-                f"the learner exited {len(self._crashes)} times within {LEARNER_RESTART_WINDOW_S:.0f}s "
+                f"the learner exited {len(self._crashes)} time{'s' if len(self._crashes) > 1 else ''} within "
+                f"{LEARNER_RESTART_WINDOW_S:.0f}s "
                 f"(last: {cause}); see {self.learner_log()}",
             )
         delay = 2.0 ** (len(self._crashes) - 1)
