@@ -53,8 +53,7 @@ class Trainer(threading.Thread):
     `acting` is told of every step, to keep inference devices' weights current.
 
     The thread ends when the frame budget is reached (`reached_budget` is set), when it is
-    asked to stop, or when training raised (`error` holds the exception); `finished` is set
-    whichever it was.
+    asked to stop, or when training raised (`error` holds the exception).
     """
 
     def __init__(
@@ -83,7 +82,6 @@ class Trainer(threading.Thread):
         self._checkpoint_every_s = checkpoint_every_s
         self._summary_every_s = summary_every_s
         self._stop_requested = threading.Event()
-        self.finished = threading.Event()
         self.reached_budget = threading.Event()
         self.error: BaseException | None = None
         self.checkpoint_error: str | None = None  # why the last checkpoint could not be written
@@ -110,8 +108,6 @@ class Trainer(threading.Thread):
         except BaseException as error:  # noqa: BLE001 - reported to the main thread
             log.exception("training failed")
             self.error = error
-        finally:
-            self.finished.set()
 
     def _loop(self) -> None:
         last_checkpoint = last_summary = time.monotonic()
