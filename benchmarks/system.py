@@ -12,11 +12,14 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 
 from benchmarks.cores import Cores, pinned_to
+from seedrl.common.credentials import call_metadata, read_secret_file
 from seedrl.common.ports import free_port
+from seedrl.common.run_folder import RunFolder
 from seedrl.v1 import learner_pb2 as pb
 from seedrl.v1 import learner_pb2_grpc as pb_grpc
 
@@ -27,9 +30,9 @@ class Rate:
     learner_steps_per_s: float
 
 
-def _status(stub: pb_grpc.LearnerStub) -> pb.LearnerStatus | None:
+def _status(stub: pb_grpc.LearnerStub, metadata: tuple[tuple[str, str], ...]) -> pb.LearnerStatus | None:
     try:
-        return stub.GetStatus(pb.StatusRequest(), timeout=2)
+        return stub.GetStatus(pb.StatusRequest(), timeout=2, metadata=metadata)
     except grpc.RpcError:
         return None
 
@@ -41,20 +44,25 @@ def _seedrl(*args: str, cores: Cores | None = None) -> subprocess.Popen:
     )
 
 
-def _measure(port: int, processes: list[subprocess.Popen], seconds: float, warmup: float) -> Rate:
-    """Wait for frames at the learner on `port`, skip `warmup` s, then measure over `seconds` s; stop `processes`."""
+def _measure(port: int, processes: list[subprocess.Popen], seconds: float, warmup: float,
+             secret_file: Path | None = None) -> Rate:
+    """Wait for frames at the learner on `port` (presenting the secret in `secret_file`, if given), skip `warmup` s,
+    then measure over `seconds` s; stop `processes`."""
     try:
         with grpc.insecure_channel(f"localhost:{port}") as channel:
             stub = pb_grpc.LearnerStub(channel)
             deadline = time.monotonic() + 120
-            while (s := _status(stub)) is None or s.frames == 0:
+            metadata: tuple[tuple[str, str], ...] = ()
+            while (s := _status(stub, metadata)) is None or s.frames == 0:
+                if secret_file is not None and not metadata and secret_file.exists():
+                    metadata = call_metadata(read_secret_file(secret_file))
                 if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
                     raise RuntimeError("the system did not start streaming")
                 time.sleep(0.2)
             time.sleep(warmup)
-            first, t0 = _status(stub), time.monotonic()
+            first, t0 = _status(stub, metadata), time.monotonic()
             time.sleep(seconds)
-            last, t1 = _status(stub), time.monotonic()
+            last, t1 = _status(stub, metadata), time.monotonic()
     finally:
         for process in reversed(processes):  # actors first, then the learner
             process.send_signal(signal.SIGINT)
@@ -73,7 +81,7 @@ def measure_train(args: list[str], seconds: float, warmup: float = 4.0) -> Rate:
     with tempfile.TemporaryDirectory() as logdir:
         process = _seedrl("train", "--port", str(port), "--logdir", logdir, "--total-frames", "1000000000",
                           "--max-seconds", str(120 + warmup + seconds), *args)
-        return _measure(port, [process], seconds, warmup)
+        return _measure(port, [process], seconds, warmup, RunFolder(Path(logdir)).secret)
 
 
 def measure_inference_only(

@@ -34,8 +34,7 @@ def _learner(args: argparse.Namespace) -> int:
     from seedrl.spec.learner import LearnerConfig
     from seedrl.learner.main import run_learner
 
-    run_learner(_load(LearnerConfig, args))
-    return 0
+    return run_learner(_load(LearnerConfig, args))
 
 
 def _actor(args: argparse.Namespace) -> int:

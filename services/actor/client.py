@@ -27,9 +27,10 @@ class LearnerStream:
     @classmethod
     async def open(
         cls, stub: pb_grpc.LearnerStub, actor_id: str, run_id: int, num_envs: int, spec: EnvSpec,
-        evaluation: bool = False,
+        evaluation: bool = False, metadata: tuple[tuple[str, str], ...] = (),
     ) -> "LearnerStream":
-        call = stub.Act()
+        """Open a stream and say Hello; `metadata` carries the experiment's secret."""
+        call = stub.Act(metadata=metadata)
         hello = pb.Hello(
             actor_id=actor_id, run_id=run_id, num_envs=num_envs, env_spec=spec_to_proto(spec), evaluation=evaluation
         )

@@ -20,12 +20,17 @@ from seedrl.common.backoff import Backoff
 from seedrl.actor.client import HandshakeRefused, LearnerStream
 from seedrl.spec.actor import ActorConfig
 from seedrl.envs.batch import EnvBatch
+from seedrl.common import learner_channel
 from seedrl.common import metrics as m
+from seedrl.common.credentials import CredentialsError, LearnerClient
 from seedrl.common.files import write_atomically
 from seedrl.common.grpc_options import channel_options
+from seedrl.v1 import learner_pb2 as pb
 from seedrl.v1 import learner_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
+
+HANDSHAKE_TIMEOUT_S = 30.0
 
 # Statuses after which reconnecting cannot help: the learner refuses this actor as configured.
 PERMANENT_ERRORS = frozenset(
@@ -40,7 +45,7 @@ PERMANENT_ERRORS = frozenset(
 
 
 class ActorRefused(RuntimeError):
-    """The learner refused this actor for a reason retrying cannot fix."""
+    """The learner refused this actor, or the actor cannot present the credentials it needs: retrying cannot help."""
 
 
 def make_groups(config: ActorConfig) -> list[EnvBatch]:
@@ -53,8 +58,11 @@ def make_groups(config: ActorConfig) -> list[EnvBatch]:
 
 
 class Actor:
-    def __init__(self, config: ActorConfig, metrics: m.Metrics):
+    """Steps the config's environments and streams them to the learner `client` describes."""
+
+    def __init__(self, config: ActorConfig, metrics: m.Metrics, client: LearnerClient):
         self._config = config
+        self._client = client
         self._groups = make_groups(config)
         self._spec = self._groups[0].spec(config.env)
         self._run_id = random.getrandbits(64)
@@ -97,11 +105,15 @@ class Actor:
     async def _session(self) -> None:
         """One connection: handshake every group, then step and stream until the stream breaks."""
         config = self._config
-        async with grpc.aio.insecure_channel(config.learner, options=channel_options(config.max_message_mb)) as channel:
+        async with learner_channel.aio_channel(self._client, channel_options(config.max_message_mb)) as channel:
             stub = pb_grpc.LearnerStub(channel)
+            # Credentials first, on a unary call: a stream the learner refuses before reading its Hello can
+            # report INTERNAL instead of UNAUTHENTICATED to an asyncio client that wrote it (grpc/grpc#36066).
+            await stub.GetStatus(pb.StatusRequest(), metadata=self._client.metadata, timeout=HANDSHAKE_TIMEOUT_S)
             streams = [
                 await LearnerStream.open(
-                    stub, f"{config.actor_id}/{g}", self._run_id, len(group), self._spec, config.evaluation
+                    stub, f"{config.actor_id}/{g}", self._run_id, len(group), self._spec, config.evaluation,
+                    self._client.metadata,
                 )
                 for g, group in enumerate(self._groups)
             ]
@@ -127,17 +139,33 @@ class Actor:
             group.close()
 
 
+def learner_client(config: ActorConfig) -> LearnerClient:
+    """How this actor reaches its learner (its secret read now); warns when it presents no secret.
+
+    Raises:
+      ActorRefused: a credentials file is missing, unreadable or too open.
+    """
+    try:
+        client = config.auth.client(config.learner)
+    except CredentialsError as error:
+        raise ActorRefused(str(error)) from error
+    if client.secret is None:
+        log.warning("no --auth.secret-file: this actor presents no secret; only an unauthenticated learner serves it")
+    return client
+
+
 def run_actor(config: ActorConfig) -> None:
     """Run an actor process until SIGTERM/SIGINT."""
     import signal
 
+    client = learner_client(config)
     metrics = m.Metrics(config.experiment, "actor")
     if config.metrics_port >= 0:
-        port = metrics.serve(config.metrics_port)
+        port = metrics.serve(config.metrics_port, config.metrics_host)
         log.info("actor metrics on port %d", port)
         if config.metrics_port_file is not None:
             write_atomically(config.metrics_port_file, str(port))
-    actor = Actor(config, metrics)
+    actor = Actor(config, metrics, client)
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -68,6 +68,16 @@ REPLAY_SAMPLES = MetricSpec("seedrl_replay_sampled_unrolls", "counter", "unrolls
 CONNECTED_STREAMS = MetricSpec("seedrl_connected_actors", "gauge", "streams", "Actor streams currently connected to the learner.")
 LEASED_SLOTS = MetricSpec("seedrl_env_slots_leased", "gauge", "slots", "Env slots leased to connected actor streams.")
 REJECTED_MESSAGES = MetricSpec("seedrl_rejected_messages", "counter", "messages", "Actor messages refused by the learner, by reason.", labels=("reason",))
+UNAUTHENTICATED_CALLS = MetricSpec(
+    "seedrl_unauthenticated_calls", "counter", "calls",
+    "Calls refused by the learner before it read any message: no secret presented (missing) or a wrong one (wrong).",
+    labels=("reason",),
+)
+CLIPPED_VALUES = MetricSpec(
+    "seedrl_clipped_values", "counter", "values",
+    "Values in actor messages clipped to their bound (rewards to +-1e6, observations to their space's bounds), by field.",
+    labels=("field",),
+)
 CHECKPOINTS = MetricSpec("seedrl_checkpoint_saves", "counter", "checkpoints", "Checkpoints written.")
 CHECKPOINT_FAILURES = MetricSpec("seedrl_checkpoint_failures", "counter", "checkpoints", "Checkpoint writes that failed (a full disk, an I/O error); training carries on.")
 LAST_CHECKPOINT = MetricSpec("seedrl_last_checkpoint_timestamp_seconds", "gauge", "unix seconds", "When the newest checkpoint was written (or restored from); 0 before any.")

@@ -30,6 +30,11 @@ class RunFolder:
         return self.path / "exports"
 
     @property
+    def secret(self) -> Path:
+        """The experiment's secret (mode 0600), which its actors and status polls present to its learner."""
+        return self.path / "secret"
+
+    @property
     def learner_config(self) -> Path:
         return self.path / "learner.json"
 

@@ -3,6 +3,11 @@
 The run folder (`--logdir`) holds the configs the processes were started with,
 their logs, checkpoints, TensorBoard summaries and `summary.json`. Running again
 with the same folder resumes from its newest checkpoint.
+
+`summary.json`'s `stop_reason` says how the run ended: `solved` (--stop-at-return),
+`total_frames`, `max_seconds`, `interrupted` (Ctrl-C, SIGTERM), or `failed: <cause>` (the
+learner crash-looped, an actor was refused, or the learner's final checkpoint could not be
+written); the command exits 1 for a failure.
 """
 
 from __future__ import annotations
@@ -68,8 +73,9 @@ class LocalRun:
         self.logdir = config.logdir
         self.experiment = LocalExperiment(
             config.spec(), config.logdir, config.logdir.parent,
-            LocalOptions(port=config.port, metrics_port=config.metrics_port, actor_metrics=config.actor_metrics,
-                         max_message_mb=config.max_message_mb),
+            LocalOptions(host=config.host, port=config.port, metrics_port=config.metrics_port,
+                         actor_metrics=config.actor_metrics, max_message_mb=config.max_message_mb,
+                         learner_max_restarts=config.learner_restarts),
         )
         self.port = self.experiment.port
         self.solve_return = config.stop_at_return if config.stop_at_return is not None else reward_threshold(config.env)
@@ -99,7 +105,7 @@ class LocalRun:
                 elapsed = time.monotonic() - started
                 outcome = experiment.supervise()
                 if outcome is not None:
-                    reason = "total_frames" if outcome.phase == "Succeeded" else outcome.message
+                    reason = "total_frames" if outcome.phase == "Succeeded" else f"failed: {outcome.message}"
                     break
                 status = experiment.poll_status() or status
                 progress.show(progress_line(status, elapsed, experiment.alive_actors(), config.actors), elapsed)
@@ -124,9 +130,12 @@ class LocalRun:
             if status is not None:
                 progress.done(progress_line(status, time.monotonic() - started, 0, config.actors))
         finally:
-            status = experiment.stop() or status
+            final = experiment.stop()
+            status = final or status
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+        if final is not None and final.end_reason == "failed" and not reason.startswith("failed"):
+            reason = f"failed: {final.end_message}"  # e.g. the final checkpoint could not be written
         wall = time.monotonic() - started
         summary = self._summary(status, first_frames, wall, solved_at, reason)
         write_json(self.config.folder.summary, summary)

@@ -9,6 +9,10 @@ deadline. Up to `workers` batches are processed at a time, each on a worker thre
 (one per inference device); with one worker, state owned by the processing function
 needs no locks. `run_exclusive` runs other work (leasing and releasing slots) on the
 workers' pool; with one worker it never runs during a batch.
+
+A batch whose processing raises fails every request in it with `BatchFailed`, and the
+batcher keeps the first such error in `error` for its owner to act on (the learner stops:
+a failing model call is not something the next batch recovers from).
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ Request = TypeVar("Request")
 Result = TypeVar("Result")
 
 log = logging.getLogger(__name__)
+
+
+class BatchFailed(RuntimeError):
+    """Processing the batch a request was in raised; the message names the original error."""
 
 
 @dataclass
@@ -58,6 +66,8 @@ class DeadlineBatcher(Generic[Request, Result]):
         self._free_workers = asyncio.Semaphore(workers)
         self._task: asyncio.Task | None = None
         self._batches: set[asyncio.Task] = set()
+        self.error: BaseException | None = None  # the first failure of a batch
+        self.failed = asyncio.Event()
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="batcher")
@@ -150,9 +160,12 @@ class DeadlineBatcher(Generic[Request, Result]):
             return
         except Exception as error:  # noqa: BLE001 - handed to every waiting stream
             log.exception("inference batch failed")
+            if self.error is None:
+                self.error = error
+                self.failed.set()
             for pending in batch:
                 if not pending.future.done():
-                    pending.future.set_exception(error)
+                    pending.future.set_exception(BatchFailed(f"{type(error).__name__}: {error}"))
             return
         finally:
             if self._workers > 1:

@@ -1,11 +1,24 @@
-"""A learner process: wires the agent, inference, training and the gRPC server, and runs them."""
+"""A learner process: wires the agent, inference, training and the gRPC server, and runs them.
+
+A learner ends in one of three ways, which its final status file (`learner_status.json`)
+records as `end_reason` (docs/reliability.md):
+
+- `total_frames`: the frame budget was reached; a final checkpoint is written, `done` is true,
+  and the process exits 0;
+- `stopped`: SIGTERM or SIGINT; a final checkpoint is written and the process exits 0;
+- `failed`: training or inference raised, or the final checkpoint could not be written;
+  `end_message` says what failed and the process exits 1, to be restarted from its newest
+  checkpoint (a learner that failed writes no final checkpoint of what may be a broken model).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import grpc
 import tensorflow as tf
@@ -13,9 +26,11 @@ from google.protobuf import json_format
 
 from seedrl.envs.describe import env_spec
 from seedrl.common import metrics as m
+from seedrl.common.credentials import CredentialsError
 from seedrl.common.files import write_atomically
 from seedrl.common.grpc_options import server_options
 from seedrl.learner.agents import build_agent
+from seedrl.learner.auth import interceptors, server_credentials
 from seedrl.learner.batcher import DeadlineBatcher
 from seedrl.learner.checkpoints import Checkpointer
 from seedrl.spec.learner import LearnerConfig
@@ -28,13 +43,29 @@ from seedrl.learner.inference import InferencePipeline, unroll_fields
 from seedrl.learner.readiness import Readiness
 from seedrl.learner.replay.agent import ReplayAgent
 from seedrl.learner.replay.table import ReplayTable, build_replay_table, export_replay_metrics
-from seedrl.learner.server import LearnerService
+from seedrl.learner.server import LearnerService, StreamLimits
 from seedrl.learner.training import Trainer
 from seedrl.learner.unroll_queue import UnrollQueue
 from seedrl.v1 import learner_pb2 as pb
 from seedrl.v1 import learner_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Ending:
+    """Why a learner stopped: `reason` is LearnerStatus.end_reason, `message` what failed (for "failed")."""
+
+    reason: Literal["total_frames", "stopped", "failed"]
+    message: str = ""
+
+
+class LearnerFailed(RuntimeError):
+    """The learner ended as failed (its final status says why); the process exits 1."""
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}".splitlines()[0]
 
 
 class Learner:
@@ -79,6 +110,7 @@ class Learner:
         self.metrics_port: int | None = None
         self._service: LearnerService | None = None
         self.readiness = Readiness()
+        self.ending: Ending | None = None
 
     def _acting(self) -> Acting:
         """Inference with the live weights, or from copies of the agent on the plan's inference devices."""
@@ -94,7 +126,7 @@ class Learner:
         return InferenceCopies(self.agent, build, self.devices.inference, config.devices.weight_refresh_steps, self.metrics)
 
     def status(self) -> pb.LearnerStatus:
-        stats = self.stats
+        stats, ending = self.stats, self.ending
         return pb.LearnerStatus(
             experiment=self.config.experiment,
             frames=stats.frames,
@@ -106,10 +138,20 @@ class Learner:
             connected_streams=self._service.open_streams if self._service else 0,
             leased_slots=self.pipeline.slots.leased,
             last_checkpoint_step=self.checkpointer.last_step,
-            done=self.trainer.finished.is_set(),
+            done=ending.reason == "total_frames" if ending else self._reached_budget(),
+            end_reason=ending.reason if ending else "",
+            end_message=ending.message if ending else "",
         )
 
+    def _reached_budget(self) -> bool:
+        return self.trainer.reached_budget.is_set() or self.stats.frames >= self.config.total_frames
+
     async def serve(self) -> None:
+        """Serve until the frame budget, a stop signal or a failure; write the final status.
+
+        Raises:
+          LearnerFailed: training, inference or the final checkpoint failed.
+        """
         config = self.config
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
@@ -122,45 +164,59 @@ class Learner:
         )
         self._service = LearnerService(
             config.experiment, self.spec, self.pipeline, batcher, self.metrics, self.status, lambda: self.agent.steps,
-            config.stream_idle_timeout_s,
+            StreamLimits(config.stream_idle_timeout_s, config.hello_timeout_s, config.max_envs_per_stream),
         )
-        server = grpc.aio.server(options=server_options(config.max_message_mb))
+        server = grpc.aio.server(options=server_options(config.max_message_mb),
+                                 interceptors=interceptors(config.auth, self.metrics))
         pb_grpc.add_LearnerServicer_to_server(self._service, server)
         await self.readiness.add_to(server)
-        self.port = server.add_insecure_port(f"{config.host}:{config.port}")
+        address, credentials = f"{config.host}:{config.port}", server_credentials(config.auth)
+        self.port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
         if config.metrics_port >= 0:
-            self.metrics_port = self.metrics.serve(config.metrics_port)
+            self.metrics_port = self.metrics.serve(config.metrics_port, config.metrics_host)
         batcher.start()
         if not config.inference_only:
             self.trainer.start()
         await server.start()
         await self.readiness.set(True)
         log.info(
-            "learner %s serving %s on port %d (metrics %s); %s",
-            config.experiment, self.spec, self.port, self.metrics_port,
-            f"resumed from {self.restored_from}" if self.restored_from else "fresh start",
+            "learner %s serving %s on %s:%d (%s; metrics %s); %s",
+            config.experiment, self.spec, config.host, self.port, "TLS" if credentials else "plaintext",
+            self.metrics_port, f"resumed from {self.restored_from}" if self.restored_from else "fresh start",
         )
-        monitor = loop.create_task(self._monitor(stop))
-        await stop.wait()
-        log.info("stopping at %d frames", self.stats.frames)
+        ending = await self._run_until_end(stop, batcher)
+        log.info("stopping at %d frames: %s%s", self.stats.frames, ending.reason, f" ({ending.message})" if ending.message else "")
         await self.readiness.set(False)
-        monitor.cancel()
         self.trainer.stop()
         self.queue.close()  # wakes an inference batch blocked on a full queue
         await server.stop(grace=1.0)
         await batcher.close()
         if not config.inference_only:
             await asyncio.to_thread(self.trainer.join)
-            self.trainer.checkpoint()
+            if self.trainer.error is not None and ending.reason != "failed":  # it failed while stopping
+                ending = Ending("failed", f"training failed: {_describe(self.trainer.error)}")
+            if ending.reason != "failed" and self.trainer.checkpoint() is None:
+                ending = Ending("failed", f"{'reached total_frames' if ending.reason == 'total_frames' else 'stopped'}, "
+                                          f"but the final checkpoint could not be written: {self.trainer.checkpoint_error}")
+        self.ending = ending
         write_final_status(self.config.folder.final_status, self.status())
-        if self.trainer.error is not None:
-            raise RuntimeError("training failed") from self.trainer.error
+        if ending.reason == "failed":
+            raise LearnerFailed(ending.message)
 
-    async def _monitor(self, stop: asyncio.Event) -> None:
-        """Once a second: frame rate and gauges; stop when training has finished."""
+    async def _run_until_end(self, stop: asyncio.Event, batcher: DeadlineBatcher) -> Ending:
+        """Once a second (and at once on a stop signal or a failed batch): frame rate and gauges; returns
+        once the run has ended for one of its reasons."""
         meter = RateMeter()
         fps = self.metrics(m.ENV_FPS)
-        while not self.trainer.finished.is_set() and self.stats.frames < self.config.total_frames:
+        while True:
+            if self.trainer.error is not None:
+                return Ending("failed", f"training failed: {_describe(self.trainer.error)}")
+            if batcher.error is not None:
+                return Ending("failed", f"inference failed: {_describe(batcher.error)}")
+            if self._reached_budget():
+                return Ending("total_frames")
+            if stop.is_set():
+                return Ending("stopped")
             self._fps = meter.update(self.stats.frames)
             fps.set(self._fps)
             # Means appear with the first episode: a 0 before it would read as a return.
@@ -169,8 +225,17 @@ class Learner:
                 self.metrics(m.EPISODE_LENGTH).set(self.stats.mean_length)
             if self.eval_stats.episodes:
                 self.metrics(m.EVAL_RETURN).set(self.eval_stats.mean_return)
-            await asyncio.sleep(1.0)
-        stop.set()
+            await _first_of(stop.wait(), batcher.failed.wait(), timeout=1.0)  # training is checked once a second
+
+
+async def _first_of(*awaitables, timeout: float) -> None:
+    """Wait until one of `awaitables` completes or `timeout` passes; cancel the rest."""
+    tasks = [asyncio.ensure_future(a) for a in awaitables]
+    try:
+        await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 def export_device_plan(plan: DevicePlan, metrics: m.Metrics) -> None:
@@ -195,5 +260,12 @@ def write_final_status(path: Path, status: pb.LearnerStatus) -> None:
     write_atomically(path, json_format.MessageToJson(status, preserving_proto_field_name=True))
 
 
-def run_learner(config: LearnerConfig) -> None:
-    asyncio.run(Learner(config).serve())
+def run_learner(config: LearnerConfig) -> int:
+    """Run a learner process to its end; returns its exit code: 0, or 1 when it ended as failed
+    (its final status says why) or could not read its credentials."""
+    try:
+        asyncio.run(Learner(config).serve())
+    except (LearnerFailed, CredentialsError) as error:
+        log.error("the learner failed: %s", error)
+        return 1
+    return 0

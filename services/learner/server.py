@@ -1,4 +1,9 @@
-"""The learner's gRPC service: handshakes, per-stream slot leases, steps and status."""
+"""The learner's gRPC service: handshakes, per-stream slot leases, steps and status.
+
+Callers have been authenticated before a handler runs (`seedrl.learner.auth`). Within an
+experiment, a stream's slots are bounded (`StreamLimits.max_envs_per_stream`), and an actor's
+open stream can be replaced only by a Hello from the same peer (`auth.Peer`).
+"""
 
 from __future__ import annotations
 
@@ -14,9 +19,10 @@ from google.protobuf.message import DecodeError
 from seedrl.common import defaults, tensors
 from seedrl.common import metrics as m
 from seedrl.common.spaces import EnvSpec, spec_from_proto
-from seedrl.learner.batcher import DeadlineBatcher
+from seedrl.learner.auth import Peer, peer_of
+from seedrl.learner.batcher import BatchFailed, DeadlineBatcher
 from seedrl.learner.inference import InferencePipeline
-from seedrl.learner.requests import REJECTION_REASONS, ProtocolError, StepRequest, decode_step
+from seedrl.learner.requests import CLIPPED_FIELDS, REJECTION_REASONS, ProtocolError, StepDecoder, StepRequest
 from seedrl.learner.slots import SlotsExhausted
 from seedrl.v1 import learner_pb2 as pb
 from seedrl.v1 import learner_pb2_grpc as pb_grpc
@@ -26,13 +32,23 @@ log = logging.getLogger(__name__)
 MAX_ACTOR_ID_LENGTH = 128
 
 
+@dataclass(frozen=True)
+class StreamLimits:
+    """How long a stream may stay silent, before and after its Hello, and how many envs it may lease."""
+
+    idle_timeout_s: float = defaults.STREAM_IDLE_TIMEOUT_S
+    hello_timeout_s: float = defaults.HELLO_TIMEOUT_S
+    max_envs_per_stream: int | None = None  # None: as many as there are free slots
+
+
 @dataclass
 class Lease:
-    """The slots one open stream holds."""
+    """The slots one open stream holds, and who opened it."""
 
     actor_id: str
     run_id: int
     slots: np.ndarray
+    peer: Peer
     task: asyncio.Task | None = field(default=None, repr=False)
     evicted: bool = False
 
@@ -40,9 +56,11 @@ class Lease:
 class LearnerService(pb_grpc.LearnerServicer):
     """Serves `Act` streams through the batcher and answers `GetStatus`.
 
-    A stream whose actor sends nothing for `idle_timeout_s` (a hung actor behind a live
-    connection; dead connections are found sooner by gRPC keepalive) is ended with
-    DEADLINE_EXCEEDED and its slots go back to the pool.
+    A stream that says no Hello within `limits.hello_timeout_s`, or whose actor then sends
+    nothing for `limits.idle_timeout_s` (a hung actor behind a live connection; dead
+    connections are found sooner by gRPC keepalive), is ended with DEADLINE_EXCEEDED and its
+    slots go back to the pool. If inference fails, every waiting stream is ended with
+    UNAVAILABLE (the learner then stops as failed, to be restarted).
     """
 
     def __init__(
@@ -54,10 +72,10 @@ class LearnerService(pb_grpc.LearnerServicer):
         metrics: m.Metrics,
         status: Callable[[], pb.LearnerStatus],
         learner_steps: Callable[[], int],
-        idle_timeout_s: float = defaults.STREAM_IDLE_TIMEOUT_S,
+        limits: StreamLimits = StreamLimits(),
     ):
         self._experiment = experiment
-        self._idle_timeout_s = idle_timeout_s
+        self._limits = limits
         self._spec = spec
         self._pipeline = pipeline
         self._batcher = batcher
@@ -67,6 +85,8 @@ class LearnerService(pb_grpc.LearnerServicer):
         self._streams = metrics(m.CONNECTED_STREAMS)
         self._leased = metrics(m.LEASED_SLOTS)
         self._rejected = {reason: metrics(m.REJECTED_MESSAGES, reason=reason) for reason in REJECTION_REASONS}
+        clipped = {name: metrics(m.CLIPPED_VALUES, field=name) for name in CLIPPED_FIELDS}
+        self._decoder = StepDecoder(spec, lambda name, count: clipped[name].inc(count))
 
     @property
     def open_streams(self) -> int:
@@ -79,7 +99,7 @@ class LearnerService(pb_grpc.LearnerServicer):
         self, request_iterator: AsyncIterator[pb.ActorMessage], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.LearnerMessage]:
         messages = aiter(request_iterator)
-        first = await self._next(messages, context)
+        first = await self._next(messages, context, self._limits.hello_timeout_s, "hello_timeout")
         if first is None:
             return
         lease = await self._open(first, context)
@@ -87,14 +107,17 @@ class LearnerService(pb_grpc.LearnerServicer):
             yield pb.LearnerMessage(
                 welcome=pb.Welcome(num_slots=len(lease.slots), experiment=self._experiment, learner_steps=self._learner_steps())
             )
-            while (message := await self._next(messages, context)) is not None:
+            while (message := await self._next(messages, context, self._limits.idle_timeout_s, "idle_timeout")) is not None:
                 if message.WhichOneof("kind") != "step":
                     await self._reject(context, ProtocolError("unexpected_message", "expected a StepBatch after Hello"))
                 try:
-                    request = decode_step(message.step, lease.run_id, lease.slots, self._spec)
+                    request = self._decoder.decode(message.step, lease.run_id, lease.slots)
                 except ProtocolError as error:
                     await self._reject(context, error)
-                actions = await self._batcher.submit(request, len(lease.slots))
+                try:
+                    actions = await self._batcher.submit(request, len(lease.slots))
+                except BatchFailed as error:
+                    await context.abort(grpc.StatusCode.UNAVAILABLE, f"the learner's inference failed ({error}); it restarts")
                 yield pb.LearnerMessage(actions=pb.ActionBatch(actions=tensors.encode(actions)))
         except asyncio.CancelledError:
             if not lease.evicted:
@@ -104,25 +127,26 @@ class LearnerService(pb_grpc.LearnerServicer):
             await asyncio.shield(self._close(lease))
 
     async def _next(
-        self, messages: AsyncIterator[pb.ActorMessage], context: grpc.aio.ServicerContext
+        self, messages: AsyncIterator[pb.ActorMessage], context: grpc.aio.ServicerContext, timeout_s: float,
+        timeout_reason: str,
     ) -> pb.ActorMessage | None:
-        """The stream's next message, None at its end; undecodable bytes and silence end the stream."""
+        """The stream's next message, None at its end; undecodable bytes and `timeout_s` of silence end the stream."""
         try:
-            return await asyncio.wait_for(anext(messages), self._idle_timeout_s)
+            return await asyncio.wait_for(anext(messages), timeout_s)
         except StopAsyncIteration:
             return None
         except DecodeError as error:
             await self._reject(context, ProtocolError("undecodable", str(error)))
         except TimeoutError:
-            self._rejected["idle_timeout"].inc()
+            self._rejected[timeout_reason].inc()
+            what = "no Hello" if timeout_reason == "hello_timeout" else "no message"
             await context.abort(
                 grpc.StatusCode.DEADLINE_EXCEEDED,
-                f"no message for {self._idle_timeout_s:g} s: the stream is closed and its env slots reclaimed",
+                f"{what} for {timeout_s:g} s: the stream is closed and its env slots reclaimed",
             )
 
     async def _reject(self, context: grpc.aio.ServicerContext, error: ProtocolError) -> None:
-        self._rejected[error.reason].inc()
-        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        await self._refuse(context, error.reason, grpc.StatusCode.INVALID_ARGUMENT, str(error))
 
     async def _open(self, message: pb.ActorMessage, context: grpc.aio.ServicerContext) -> Lease:
         """Check a Hello and lease slots for its environments."""
@@ -133,18 +157,23 @@ class LearnerService(pb_grpc.LearnerServicer):
             await self._reject(context, ProtocolError("actor_id", f"actor_id must have 1 to {MAX_ACTOR_ID_LENGTH} characters"))
         if hello.num_envs < 1:
             await self._reject(context, ProtocolError("num_envs", "num_envs must be at least 1"))
+        share = self._limits.max_envs_per_stream
+        if share is not None and hello.num_envs > share:
+            await self._refuse(context, "stream_share", grpc.StatusCode.FAILED_PRECONDITION,
+                               f"{hello.num_envs} envs on one stream; experiment {self._experiment!r} allows {share}")
         try:
             spec = spec_from_proto(hello.env_spec)
         except (ValueError, tensors.TensorDecodeError) as error:
             await self._reject(context, ProtocolError("env_spec", str(error)))
         differences = self._spec.differences(spec)
         if differences:
-            self._rejected["env_spec"].inc()
-            await context.abort(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                f"env spec does not match experiment {self._experiment!r}: " + "; ".join(differences),
-            )
+            await self._refuse(context, "env_spec", grpc.StatusCode.FAILED_PRECONDITION,
+                               f"env spec does not match experiment {self._experiment!r}: " + "; ".join(differences))
+        peer = peer_of(context)
         previous = self._leases.get(hello.actor_id)
+        if previous is not None and previous.peer != peer:
+            await self._refuse(context, "not_owner", grpc.StatusCode.ALREADY_EXISTS,
+                               f"actor {hello.actor_id!r} has an open stream from another peer; only that peer can replace it")
         if previous is not None and previous.task is not None:
             log.info("actor %s reconnected (run %x): evicting its previous stream", hello.actor_id, hello.run_id)
             previous.evicted = True
@@ -152,14 +181,19 @@ class LearnerService(pb_grpc.LearnerServicer):
         try:
             slots = await self._batcher.run_exclusive(self._pipeline.lease, hello.num_envs, hello.evaluation)
         except SlotsExhausted as error:
-            self._rejected["slots_exhausted"].inc()
-            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
-        lease = Lease(hello.actor_id, hello.run_id, slots, asyncio.current_task())
+            await self._refuse(context, "slots_exhausted", grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
+        lease = Lease(hello.actor_id, hello.run_id, slots, peer, asyncio.current_task())
         self._leases[hello.actor_id] = lease
         self._batcher.stream_opened()
         self._update_gauges()
-        log.info("actor %s connected with %d%s envs", hello.actor_id, hello.num_envs, " evaluation" if hello.evaluation else "")
+        log.info("actor %s connected from %s with %d%s envs", hello.actor_id, peer, hello.num_envs,
+                 " evaluation" if hello.evaluation else "")
         return lease
+
+    async def _refuse(self, context: grpc.aio.ServicerContext, reason: str, code: grpc.StatusCode, details: str) -> None:
+        """End the stream with `code`, counting `reason` (one of REJECTION_REASONS)."""
+        self._rejected[reason].inc()
+        await context.abort(code, details)
 
     async def _close(self, lease: Lease) -> None:
         if self._leases.get(lease.actor_id) is lease:

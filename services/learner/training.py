@@ -52,7 +52,8 @@ class Trainer(threading.Thread):
     `queue` is the agent's source of unrolls: an `UnrollQueue`, or a `ReplayTable` for a `ReplayAgent`.
     `acting` is told of every step, to keep inference devices' weights current.
 
-    `finished` is set when the frame budget is reached or training failed (`error`).
+    The thread ends when the frame budget is reached (`reached_budget` is set), when it is
+    asked to stop, or when training raised (`error` holds the exception).
     """
 
     def __init__(
@@ -81,8 +82,9 @@ class Trainer(threading.Thread):
         self._checkpoint_every_s = checkpoint_every_s
         self._summary_every_s = summary_every_s
         self._stop_requested = threading.Event()
-        self.finished = threading.Event()
+        self.reached_budget = threading.Event()
         self.error: BaseException | None = None
+        self.checkpoint_error: str | None = None  # why the last checkpoint could not be written
         self._metrics = metrics
         self._steps = metrics(m.LEARNER_STEPS)
         self._lag = metrics(m.POLICY_LAG)
@@ -106,8 +108,6 @@ class Trainer(threading.Thread):
         except BaseException as error:  # noqa: BLE001 - reported to the main thread
             log.exception("training failed")
             self.error = error
-        finally:
-            self.finished.set()
 
     def _loop(self) -> None:
         last_checkpoint = last_summary = time.monotonic()
@@ -116,6 +116,7 @@ class Trainer(threading.Thread):
             while not self._stop_requested.is_set():
                 if self._stats.frames >= self._total_frames:
                     log.info("reached %d frames", self._stats.frames)
+                    self.reached_budget.set()
                     return
                 step = self._agent.steps
                 trained = self._train_step()
@@ -165,8 +166,10 @@ class Trainer(threading.Thread):
             path = self._checkpointer.save(self._agent.steps)
         except (OSError, tf.errors.OpError) as error:
             self._failed_saves.inc()
+            self.checkpoint_error = f"{type(error).__name__}: {error}"
             log.error("checkpoint at step %d failed, training continues: %s", self._agent.steps, error)
             return None
+        self.checkpoint_error = None
         self._checkpoint_duration.observe(time.perf_counter() - started)
         self._saves.inc()
         self._last_checkpoint.set(self._checkpointer.last_time)
@@ -183,7 +186,12 @@ class Trainer(threading.Thread):
         self._learning_rate.set(metrics["learning_rate"])
 
     def _summarise(self, metrics: dict[str, float], mean_lag: float, step: int) -> None:
-        """TensorBoard scalars at learner step `step`, named as the Prometheus metrics (docs/metrics.md)."""
+        """TensorBoard scalars at learner step `step`, named as the Prometheus metrics (docs/metrics.md).
+
+        Values go to TensorFlow as float64 tensors, so any finite number converts (TensorBoard stores
+        the float32 of it, inf beyond its range); a Python float beyond float32's range handed over as
+        it is would make TensorFlow raise and end training.
+        """
         stats, eval_stats = self._stats, self._eval_stats
         scalars = {tensorboard_tag(self._agent.name, name): value for name, value in metrics.items()}
         scalars.update({
@@ -197,5 +205,5 @@ class Trainer(threading.Thread):
             scalars.update({m.EVAL_EPISODES.name: eval_stats.episodes, m.EVAL_RETURN.name: eval_stats.mean_return})
         with self._writer.as_default(step=step):
             for tag, value in scalars.items():
-                tf.summary.scalar(tag, value)
+                tf.summary.scalar(tag, tf.constant(value, tf.float64))
         self._writer.flush()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from seedrl.spec.auth import ClientAuth
 from seedrl.spec.env import EnvOptions
 from seedrl.common import defaults
 
@@ -22,6 +23,7 @@ class ActorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     learner: str = Field(f"localhost:{defaults.LEARNER_PORT}", description="Learner gRPC address host:port.")
+    auth: ClientAuth = Field(default_factory=ClientAuth, description="The experiment's secret to present, and TLS.")
     env: str = Field("gym:CartPole-v1", description="Environment id as family:name.")
     env_options: EnvOptions = Field(default_factory=EnvOptions, description="Options of the env's family.")
     envs_per_actor: int = Field(16, ge=1, le=4096, description="Environments this actor steps.")
@@ -30,6 +32,7 @@ class ActorConfig(BaseModel):
     experiment: str = Field("default", description="Experiment name (metrics label).")
     seed: int = Field(0, description="Environment i is seeded with seed + i.")
     evaluation: bool = Field(False, description="Evaluation envs: greedy actions, not trained on, a separate return.")
+    metrics_host: str = Field("0.0.0.0", description="Address the /metrics server binds.")
     metrics_port: int = Field(-1, ge=-1, le=65535, description="Prometheus /metrics port (0 picks one, -1 disables).")
     metrics_port_file: Path | None = Field(None, description="Write the /metrics port in use here (for service discovery).")
     max_message_mb: float = Field(defaults.MAX_MESSAGE_MB, gt=0, le=1024, description="Largest gRPC message.")

@@ -125,7 +125,7 @@ class StatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class LearnerStatus(_message.Message):
-    __slots__ = ("experiment", "frames", "learner_steps", "episodes", "mean_return_100", "fps", "connected_streams", "leased_slots", "last_checkpoint_step", "done", "mean_episode_length_100")
+    __slots__ = ("experiment", "frames", "learner_steps", "episodes", "mean_return_100", "fps", "connected_streams", "leased_slots", "last_checkpoint_step", "done", "mean_episode_length_100", "end_reason", "end_message")
     EXPERIMENT_FIELD_NUMBER: _ClassVar[int]
     FRAMES_FIELD_NUMBER: _ClassVar[int]
     LEARNER_STEPS_FIELD_NUMBER: _ClassVar[int]
@@ -137,6 +137,8 @@ class LearnerStatus(_message.Message):
     LAST_CHECKPOINT_STEP_FIELD_NUMBER: _ClassVar[int]
     DONE_FIELD_NUMBER: _ClassVar[int]
     MEAN_EPISODE_LENGTH_100_FIELD_NUMBER: _ClassVar[int]
+    END_REASON_FIELD_NUMBER: _ClassVar[int]
+    END_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     experiment: str
     frames: int
     learner_steps: int
@@ -148,4 +150,6 @@ class LearnerStatus(_message.Message):
     last_checkpoint_step: int
     done: bool
     mean_episode_length_100: float
-    def __init__(self, experiment: _Optional[str] = ..., frames: _Optional[int] = ..., learner_steps: _Optional[int] = ..., episodes: _Optional[int] = ..., mean_return_100: _Optional[float] = ..., fps: _Optional[float] = ..., connected_streams: _Optional[int] = ..., leased_slots: _Optional[int] = ..., last_checkpoint_step: _Optional[int] = ..., done: _Optional[bool] = ..., mean_episode_length_100: _Optional[float] = ...) -> None: ...
+    end_reason: str
+    end_message: str
+    def __init__(self, experiment: _Optional[str] = ..., frames: _Optional[int] = ..., learner_steps: _Optional[int] = ..., episodes: _Optional[int] = ..., mean_return_100: _Optional[float] = ..., fps: _Optional[float] = ..., connected_streams: _Optional[int] = ..., leased_slots: _Optional[int] = ..., last_checkpoint_step: _Optional[int] = ..., done: _Optional[bool] = ..., mean_episode_length_100: _Optional[float] = ..., end_reason: _Optional[str] = ..., end_message: _Optional[str] = ...) -> None: ...

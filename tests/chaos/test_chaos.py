@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from seedrl.common.ports import free_port
+from seedrl.v1 import learner_pb2 as pb
 from tests.integration.helpers import pids_with, read_summary, seedrl, status, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -36,6 +37,9 @@ class Run:
     process: subprocess.Popen
     port: int
     logdir: Path
+
+    def status(self) -> pb.LearnerStatus | None:
+        return status(self.port, self.logdir / "secret")
 
     def actor_pids(self) -> list[int]:
         return [pid for pid in pids_with(str(self.logdir / "actor-")) if "--config" in _cmdline(pid)]
@@ -66,23 +70,23 @@ def start_run(logdir: Path, *args: str) -> Run:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     run = Run(process, port, logdir)
-    wait_for(lambda: (s := status(port)) is not None and s.frames > 0, timeout=120, what="frames flowing")
+    wait_for(lambda: (s := run.status()) is not None and s.frames > 0, timeout=120, what="frames flowing")
     return run
 
 
-def all_streams_connected(port: int) -> bool:
-    s = status(port)
+def all_streams_connected(run: Run) -> bool:
+    s = run.status()
     return s is not None and s.connected_streams == ACTORS * STREAMS_PER_ACTOR and s.leased_slots == ACTORS * ENVS_PER_ACTOR
 
 
-def longest_stall(port: int, seconds: float) -> tuple[float, int, int]:
+def longest_stall(run: Run, seconds: float) -> tuple[float, int, int]:
     """Poll for `seconds`: the longest time without new frames, and frames and learner steps gained."""
-    first = status(port)
+    first = run.status()
     last_frames, last_change, stall = first.frames, time.monotonic(), 0.0
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         time.sleep(POLL_S)
-        s = status(port)
+        s = run.status()
         now = time.monotonic()
         if s.frames > last_frames:
             last_frames, last_change = s.frames, now
@@ -100,13 +104,13 @@ def test_killed_actors_are_restarted_and_training_never_stalls(tmp_path):
         for _ in range(ROUNDS):
             os.kill(rng.choice(run.actor_pids()), signal.SIGKILL)
             kills += 1
-            stall, frames, steps = longest_stall(run.port, 2.0)
+            stall, frames, steps = longest_stall(run, 2.0)
             stalls.append(stall)
             assert frames > 0 and steps > 0, (frames, steps)
         print(f"\nlongest stall in frames while actors were killed: {max(stalls):.2f} s")
         assert max(stalls) < 1.0, stalls
         # The runtime brings every actor back, and the slots held match exactly the live actors' envs.
-        wait_for(lambda: all_streams_connected(run.port), timeout=60, what="all actors reconnected")
+        wait_for(lambda: all_streams_connected(run), timeout=60, what="all actors reconnected")
     finally:
         summary = run.stop()
     assert summary["actor_restarts"] >= kills and summary["learner_restarts"] == 0
@@ -123,16 +127,16 @@ def test_a_killed_learner_resumes_from_its_checkpoint_and_the_actors_reconnect(t
     run = start_run(tmp_path / "run", "--checkpoint.every-s", "1")
     try:
         wait_for(lambda: newest_checkpoint_frames(run.logdir) > 0, timeout=60, what="a checkpoint")
-        before = status(run.port)
+        before = run.status()
         os.kill(run.learner_pid(), signal.SIGKILL)
         checkpointed = newest_checkpoint_frames(run.logdir)
         assert 0 < checkpointed <= before.frames + 10_000
-        wait_for(lambda: status(run.port) is None, timeout=10, what="the learner gone")
-        resumed = wait_for(lambda: status(run.port), timeout=120, what="the learner back")
+        wait_for(lambda: run.status() is None, timeout=10, what="the learner gone")
+        resumed = wait_for(lambda: run.status(), timeout=120, what="the learner back")
         assert resumed.frames >= checkpointed
-        wait_for(lambda: all_streams_connected(run.port), timeout=60, what="actors reconnected")
-        wait_for(lambda: status(run.port).frames > resumed.frames + 1000, timeout=60, what="training resumed")
-        assert status(run.port).learner_steps > 0
+        wait_for(lambda: all_streams_connected(run), timeout=60, what="actors reconnected")
+        wait_for(lambda: run.status().frames > resumed.frames + 1000, timeout=60, what="training resumed")
+        assert run.status().learner_steps > 0
     finally:
         summary = run.stop()
     assert summary["learner_restarts"] == 1

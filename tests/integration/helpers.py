@@ -8,14 +8,17 @@ import re
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import grpc
+from prometheus_client.parser import text_string_to_metric_families
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.util import tensor_util
 
+from seedrl.common.credentials import call_metadata, read_secret_file
 from seedrl.v1 import learner_pb2 as pb
 from seedrl.v1 import learner_pb2_grpc as pb_grpc
 
@@ -138,12 +141,26 @@ def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 
     raise TimeoutError(f"{what} not met within {timeout}s")
 
 
-def status(port: int) -> pb.LearnerStatus | None:
+def status(port: int, secret_file: Path | None = None) -> pb.LearnerStatus | None:
+    """The learner's status, presenting the secret in `secret_file` (a `seedrl train` run folder's `secret`);
+    None while it does not answer, or while the run has not written its secret yet."""
+    if secret_file is not None and not secret_file.exists():
+        return None
+    metadata = call_metadata(read_secret_file(secret_file)) if secret_file else ()
     with grpc.insecure_channel(f"localhost:{port}") as channel:
         try:
-            return pb_grpc.LearnerStub(channel).GetStatus(pb.StatusRequest(), timeout=2)
+            return pb_grpc.LearnerStub(channel).GetStatus(pb.StatusRequest(), timeout=2, metadata=metadata)
         except grpc.RpcError:
             return None
+
+
+def metric(metrics_port: int, name: str, **labels: str) -> float:
+    """The sum of the samples named `name` (with `labels`) that the /metrics on `metrics_port` serves."""
+    text = urllib.request.urlopen(f"http://localhost:{metrics_port}/metrics", timeout=5).read().decode()
+    return sum(
+        sample.value for family in text_string_to_metric_families(text) for sample in family.samples
+        if sample.name == name and labels.items() <= sample.labels.items()
+    )
 
 
 def scalars(folder: Path, tag: str) -> list[float]:

@@ -18,7 +18,7 @@ from seedrl.common import tensors
 from seedrl.common.ports import free_port
 from seedrl.v1 import learner_pb2 as pb
 from tests.integration.helpers import seedrl, status, wait_for
-from tests.integration.test_learner_protocol import connect, hello, step
+from tests.integration.test_learner_protocol import Stream, connect, hello, step
 
 pytestmark = pytest.mark.integration
 
@@ -38,6 +38,7 @@ def learner(tmp_path_factory):
     process = seedrl(
         "learner", "--experiment", "fuzz-test", "--port", str(port), "--logdir", str(tmp_path_factory.mktemp("fuzz")),
         "--max-message-mb", "1", "--inference.max-slots", "64", "--stream-idle-timeout-s", str(IDLE_TIMEOUT_S),
+        "--hello-timeout-s", str(IDLE_TIMEOUT_S),
         "--vtrace.unroll-length", "4", "--vtrace.batch-size", "2", "--total-frames", "100000000",
     )
     try:
@@ -172,6 +173,17 @@ def test_a_silent_stream_is_ended_and_its_slots_reclaimed(learner):
     again.send(step(num_envs=7))
     assert tensors.decode(again.receive().actions.actions).shape == (7,)
     again.close()
+
+
+def test_a_stream_that_never_says_hello_is_ended(learner):
+    """A connection that opens a stream and sends nothing holds it only until the Hello timeout."""
+    port, process = learner
+    mute = Stream(port)
+    with pytest.raises(grpc.RpcError) as raised:
+        mute.receive()
+    assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED and "no Hello" in raised.value.details()
+    mute.close()
+    assert process.poll() is None and status(port).connected_streams == 0
 
 
 def test_the_learner_survives_the_fuzzing(learner):

@@ -45,14 +45,18 @@ def learner(tmp_path_factory):
 
 
 class Stream:
-    """A bidirectional Act stream driven message by message from the test."""
+    """A bidirectional Act stream driven message by message from the test.
 
-    def __init__(self, port: int):
-        self._channel = grpc.insecure_channel(
+    `port` is a local port, or an open channel to use; `metadata` goes with the call (the secret).
+    """
+
+    def __init__(self, port: int | grpc.Channel, metadata: tuple[tuple[str, str], ...] = ()):
+        self._owns_channel = not isinstance(port, grpc.Channel)
+        self._channel = port if not self._owns_channel else grpc.insecure_channel(
             f"localhost:{port}", options=[("grpc.max_send_message_length", 64 * 2**20)]
         )
         self._outbox: queue.Queue = queue.Queue()
-        self._replies = pb_grpc.LearnerStub(self._channel).Act(iter(self._outbox.get, None))
+        self._replies = pb_grpc.LearnerStub(self._channel).Act(iter(self._outbox.get, None), metadata=metadata)
 
     def send(self, message: pb.ActorMessage) -> None:
         self._outbox.put(message)
@@ -62,7 +66,8 @@ class Stream:
 
     def close(self) -> None:
         self._outbox.put(None)
-        self._channel.close()
+        if self._owns_channel:
+            self._channel.close()
 
 
 def hello(actor_id="actor", run_id=1, num_envs=3, spec=None):
@@ -79,8 +84,8 @@ def step(run_id=1, num_envs=3, obs_shape=(4,)):
     return pb.ActorMessage(step=message)
 
 
-def connect(port, **kwargs) -> Stream:
-    stream = Stream(port)
+def connect(port, metadata=(), **kwargs) -> Stream:
+    stream = Stream(port, metadata)
     stream.send(hello(**kwargs))
     assert stream.receive().welcome.num_slots == kwargs.get("num_envs", 3)
     return stream
@@ -177,6 +182,22 @@ def test_a_restarted_actor_evicts_its_stale_stream_and_slots_are_returned(learne
     new.close()
     old.close()
     wait_for(lambda: status(port).leased_slots == leased_before - 5, timeout=5, what="slots released on close")
+
+
+def test_only_the_host_that_opened_a_stream_can_replace_it(learner):
+    """An unauthenticated learner (run by hand) still keeps an actor's stream from a Hello sent from elsewhere:
+    here the stream came over IPv4 and the intruder comes over IPv6 (the learner binds both)."""
+    port, _ = learner
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as ipv4, grpc.insecure_channel(f"[::1]:{port}") as ipv6:
+        owned = connect(ipv4, actor_id="owned", num_envs=2)
+        intruder = Stream(ipv6)
+        intruder.send(hello(actor_id="owned", num_envs=2, run_id=2))
+        expect_error(intruder, grpc.StatusCode.ALREADY_EXISTS, "another peer")
+        intruder.close()
+        for _ in range(3):
+            owned.send(step(num_envs=2))
+            assert tensors.decode(owned.receive().actions.actions).shape == (2,)
+        owned.close()
 
 
 def test_metrics_are_served_with_experiment_and_role_labels(learner):

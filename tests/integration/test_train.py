@@ -48,14 +48,14 @@ def test_a_killed_actor_is_restarted_and_training_goes_on_until_ctrl_c(tmp_path)
         "--max-seconds", "120", "--logdir", str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
-        wait_for(lambda: (s := status(port)) and s.frames > 20_000 and s.learner_steps > 10, 90, what="training")
+        wait_for(lambda: (s := status(port, tmp_path / "secret")) and s.frames > 20_000 and s.learner_steps > 10, 90, what="training")
         (victim,) = pids_with(str(tmp_path / "actor-0.json"))
         subprocess.run(["kill", "-KILL", str(victim)], check=True)
-        frames_at_kill = status(port).frames
-        wait_for(lambda: status(port).frames > frames_at_kill + 50_000, 60, what="frames after the kill")
+        frames_at_kill = status(port, tmp_path / "secret").frames
+        wait_for(lambda: status(port, tmp_path / "secret").frames > frames_at_kill + 50_000, 60, what="frames after the kill")
         wait_for(lambda: (pids := pids_with(str(tmp_path / "actor-0.json"))) and victim not in pids, 30, what="restart")
-        steps_before = status(port).learner_steps
-        wait_for(lambda: status(port).learner_steps > steps_before + 20, 30, what="learner steps after the kill")
+        steps_before = status(port, tmp_path / "secret").learner_steps
+        wait_for(lambda: status(port, tmp_path / "secret").learner_steps > steps_before + 20, 30, what="learner steps after the kill")
         process.send_signal(signal.SIGINT)  # Ctrl-C
         out, _ = process.communicate(timeout=120)
     finally:
@@ -64,6 +64,7 @@ def test_a_killed_actor_is_restarted_and_training_goes_on_until_ctrl_c(tmp_path)
     assert process.returncode == 0, out
     result = read_summary(tmp_path)
     assert result["stop_reason"] == "interrupted"
+    assert '"end_reason": "stopped"' in (tmp_path / "learner_status.json").read_text()
     assert result["actor_restarts"] >= 1
     assert result["frames"] > frames_at_kill
     assert result["last_checkpoint_step"] > 0  # a final checkpoint on the way out

@@ -181,3 +181,28 @@ def test_the_run_is_recorded_on_the_learner_and_read_back():
     assert mf.Run.of(objects("cpu", "defaults", running=False)["StatefulSet/pong-learner"]) is None
     for reference in ("ckpt-9", "other/ckpt-5"):
         assert mf.checkpoint_reference(mf.checkpoint_path(reference, "pong"), "pong") == reference
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_with_the_experiments_secret_its_pods_mount_it_and_their_configs_point_at_the_file(version):
+    secret = mf.secret_value(None)
+    built = mf.experiment_objects(SPECS["cpu"], OWNER, OPTIONS["defaults"], RUN, secret=secret)
+    by_name = {f"{obj['kind']}/{obj['metadata']['name']}": obj for obj in built}
+    for obj in built:
+        kubernetes_validate.validate(obj, version, strict=True)
+    stored = by_name["Secret/pong-secret"]
+    assert stored["metadata"]["ownerReferences"] == [OWNER.reference()] and mf.secret_value(stored) == secret
+    for name in ("StatefulSet/pong-learner", "Deployment/pong-actors", "Deployment/pong-evaluator"):
+        spec = pod(by_name[name])
+        assert {"name": "secret", "secret": {"secretName": "pong-secret", "defaultMode": 0o440}} in spec["volumes"]
+        (container,) = spec["containers"]
+        assert {"name": "secret", "mountPath": mf.SECRET_DIR, "readOnly": True} in container["volumeMounts"]
+        assert all(secret not in json.dumps(env) for env in container["env"])  # a file, never a variable
+    configs = {key: json.loads(text) for key, text in by_name["ConfigMap/pong-config"]["data"].items()}
+    assert str(LearnerConfig.model_validate(configs["learner.json"]).auth.secret_file) == mf.SECRET_FILE
+    for name in ("actor.json", "evaluator.json"):
+        assert str(ActorConfig.model_validate(configs[name]).auth.secret_file) == mf.SECRET_FILE
+    assert secret not in json.dumps(configs)
+    # Without a secret (a runtime that passes none), nothing of it appears.
+    assert not any(obj["kind"] == "Secret" for obj in mf.experiment_objects(
+        SPECS["cpu"], OWNER, OPTIONS["defaults"], RUN))

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from seedrl.learner.batcher import DeadlineBatcher
+from seedrl.learner.batcher import BatchFailed, DeadlineBatcher
 
 
 def run(coroutine):
@@ -111,7 +111,7 @@ def test_a_cancelled_request_is_dropped_and_others_are_still_served():
     assert seen == ["kept"]
 
 
-def test_a_failing_batch_fails_its_requests_only():
+def test_a_failing_batch_fails_its_requests_only_and_the_batcher_keeps_the_error():
     def process(items):
         if "bad" in items:
             raise ValueError("boom")
@@ -120,9 +120,11 @@ def test_a_failing_batch_fails_its_requests_only():
     async def main():
         batcher = DeadlineBatcher(process, max_batch_size=1, max_wait_s=0.0)
         batcher.start()
-        with pytest.raises(ValueError):
+        assert batcher.error is None and not batcher.failed.is_set()
+        with pytest.raises(BatchFailed, match="ValueError: boom"):
             await batcher.submit("bad", 1)
         assert await batcher.submit("good", 1) == "good"
+        assert isinstance(batcher.error, ValueError) and batcher.failed.is_set()
         await batcher.close()
 
     run(main())

@@ -4,12 +4,16 @@ import numpy as np
 import pytest
 
 from seedrl.common import tensors
-from seedrl.learner.requests import ProtocolError, decode_step
+from seedrl.learner.requests import ProtocolError, StepDecoder
 from tests.unit.test_tensors_and_specs import cartpole_spec
 from seedrl.v1 import learner_pb2 as pb
 
 RUN_ID = 1234
 SLOTS = np.array([5, 9, 2], np.int32)
+
+
+def decode_step(message, run_id, slots, spec):
+    return StepDecoder(spec).decode(message, run_id, slots)
 
 
 def good_step(**overrides):

@@ -35,11 +35,15 @@ def test_the_learner_and_actor_configs_carry_the_spec(tmp_path):
     assert learner.experiment == "derived" and learner.port == 5555 and learner.logdir == tmp_path / "derived"
     assert (learner.total_frames, learner.vtrace.batch_size, learner.seed) == (12345, 4, 7)
     assert learner.inference.max_wait_ms == 3.5 and learner.checkpoint.keep == 5
+    # This machine only; the run folder's secret required; no stream holds more envs than one actor steps.
+    assert (learner.host, learner.metrics_host, learner.max_envs_per_stream) == ("127.0.0.1", "127.0.0.1", 8)
+    assert learner.auth.secret_file == tmp_path / "derived" / "secret"
     actors = [run.actor_config(name) for name in run.actor_names()]
-    assert {a.learner for a in actors} == {"localhost:5555"} and all(a.envs_per_actor == 8 for a in actors)
+    assert {a.learner for a in actors} == {"127.0.0.1:5555"} and all(a.envs_per_actor == 8 for a in actors)
+    assert {a.auth.secret_file for a in actors} == {learner.auth.secret_file}
     assert not any(a.evaluation for a in actors)
     (evaluator,) = [run.actor_config(name) for name in run.evaluator_names()]
-    assert evaluator.evaluation and evaluator.envs_per_actor == 3 and evaluator.learner == "localhost:5555"
+    assert evaluator.evaluation and evaluator.envs_per_actor == 3 and evaluator.learner == "127.0.0.1:5555"
     # Actor i seeds envs seed..seed+7 of its own block, the evaluator after them all: no two envs share a seed.
     seeds = [a.seed + k for a in [*actors, evaluator] for k in range(a.envs_per_actor)]
     assert len(set(seeds)) == len(seeds)

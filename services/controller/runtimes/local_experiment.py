@@ -4,12 +4,17 @@ This is the one way seedrl launches local processes: `seedrl train` drives one o
 these in the foreground, the controller's local runtime drives one per running
 experiment. Supervision restarts crashed actors, and a crashed learner (which then
 resumes from its newest checkpoint) until it crash-loops.
+
+Each run folder holds the experiment's secret (`secret`, mode 0600, created at the first
+start and kept): the learner requires it, the actors and the status polls present it. The
+learner binds 127.0.0.1 unless `LocalOptions.host` says otherwise.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import signal
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -20,14 +25,16 @@ import grpc
 from google.protobuf import json_format
 
 from seedrl.spec.actor import ActorConfig
-from seedrl.common import defaults
+from seedrl.spec.auth import ClientAuth
+from seedrl.common import defaults, learner_channel
 from seedrl.common import metrics as m
 from seedrl.common.checkpoint_files import checkpoint_files, list_checkpoints
+from seedrl.common.credentials import LearnerClient, ensure_secret_file, read_secret_file
 from seedrl.common.files import write_json
 from seedrl.common.ports import free_port
 from seedrl.common.run_folder import RunFolder
 from seedrl.spec.experiment import ExperimentSpec
-from seedrl.controller.runtimes.process_configs import EVALUATOR, actor_config, learner_config
+from seedrl.controller.runtimes.process_configs import EVALUATOR, actor_config, learner_config, metrics_host
 from seedrl.controller.runtimes.processes import ProcessGroup
 from seedrl.v1 import learner_pb2 as pb
 from seedrl.v1 import learner_pb2_grpc as pb_grpc
@@ -69,11 +76,23 @@ class Outcome:
 class LocalOptions:
     """How the processes of a local run are started."""
 
+    host: str = "127.0.0.1"  # the address the learner (and its /metrics) binds: this machine only
     port: int = 0  # learner gRPC port; 0 picks a free one
     metrics_port: int | None = None  # the learner's /metrics: None picks a free port, -1 disables
     actor_metrics: bool = False  # serve /metrics from every actor too (free ports)
     max_message_mb: float | None = None  # None keeps the processes' default
     die_with_parent: bool = True  # False: processes outlive the launcher, to be adopted
+    learner_max_restarts: int = LEARNER_MAX_RESTARTS  # within LEARNER_RESTART_WINDOW_S; one more exit fails the run
+
+
+def exit_cause(returncode: int | None) -> str:
+    """`exit code 1`, or `killed by SIGKILL` for a process ended by a signal."""
+    if returncode is not None and returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit code {returncode}"
 
 
 class LocalExperiment:
@@ -91,6 +110,9 @@ class LocalExperiment:
         logdir.mkdir(parents=True, exist_ok=True)
         self.processes = ProcessGroup(logdir, die_with_parent=options.die_with_parent)
         self.port = options.port or free_port()
+        ensure_secret_file(self.folder.secret)
+        connect_to = "localhost" if options.host in ("", "0.0.0.0", "::", "[::]") else options.host
+        self.client = LearnerClient(f"{connect_to}:{self.port}", read_secret_file(self.folder.secret))
         self.metrics_port = free_port() if options.metrics_port is None else options.metrics_port
         self.actors = spec.actors
         self.actor_restarts = 0
@@ -114,13 +136,14 @@ class LocalExperiment:
 
     def learner_config(self, restore_from: Path | None) -> dict[str, Any]:
         return learner_config(self.spec, self.logdir, self.port, self.metrics_port, restore_from,
-                              self.options.max_message_mb)
+                              self.options.max_message_mb, host=self.options.host, secret_file=self.folder.secret)
 
     def actor_config(self, name: str) -> ActorConfig:
         """The config of `actor-<i>`, or of the `evaluator` (the evaluation envs, seeded after every actor's)."""
         extra = {"max_message_mb": self.options.max_message_mb} if self.options.max_message_mb is not None else {}
         return actor_config(
-            self.spec, name, f"localhost:{self.port}",
+            self.spec, name, self.client.address, auth=ClientAuth(secret_file=self.folder.secret),
+            metrics_host=metrics_host(self.options.host),
             metrics_port=0 if self.options.actor_metrics else -1,
             metrics_port_file=self.folder.metrics_port_file(name) if self.options.actor_metrics else None,
             backoff_max_s=LOCAL_BACKOFF_MAX_S, **extra,
@@ -221,20 +244,26 @@ class LocalExperiment:
         if process.poll() is None:
             return None
         final = self.final_status()
-        if final is not None and final.done:
+        if final is not None and final.end_reason == "total_frames":
             return Outcome("Succeeded", f"reached total_frames ({final.frames:,} frames)")
+        cause = exit_cause(process.returncode)
+        if final is not None and final.end_reason == "failed":
+            cause += f": {final.end_message}"
+        elif final is not None and final.end_reason == "stopped":
+            cause += ": it was stopped by a signal the runtime did not send"
         while self._crashes and now - self._crashes[0] > LEARNER_RESTART_WINDOW_S:
             self._crashes.popleft()
         self._crashes.append(now)
-        if len(self._crashes) > LEARNER_MAX_RESTARTS:
+        if len(self._crashes) > self.options.learner_max_restarts:
             return Outcome(
                 "Failed",
-                f"the learner exited {len(self._crashes)} times within {LEARNER_RESTART_WINDOW_S:.0f}s "
-                f"(last exit code {process.returncode}); see {self.learner_log()}",
+                f"the learner exited {len(self._crashes)} time{'s' if len(self._crashes) > 1 else ''} within "
+                f"{LEARNER_RESTART_WINDOW_S:.0f}s "
+                f"(last: {cause}); see {self.learner_log()}",
             )
         delay = 2.0 ** (len(self._crashes) - 1)
-        log.warning("learner of %s exited with code %s; restarting it in %.0fs from its newest checkpoint",
-                    self.spec.name, process.returncode, delay)
+        log.warning("learner of %s exited (%s); restarting it in %.0fs from its newest checkpoint",
+                    self.spec.name, cause, delay)
         self._restart_learner_at = now + delay
         return None
 
@@ -254,9 +283,11 @@ class LocalExperiment:
     def poll_status(self) -> pb.LearnerStatus | None:
         """Ask the learner for its status; None (keeping `last_status`) if it does not answer."""
         if self._channel is None:
-            self._channel = grpc.insecure_channel(f"localhost:{self.port}")
+            self._channel = learner_channel.channel(self.client)
         try:
-            status = pb_grpc.LearnerStub(self._channel).GetStatus(pb.StatusRequest(), timeout=STATUS_TIMEOUT_S)
+            status = pb_grpc.LearnerStub(self._channel).GetStatus(
+                pb.StatusRequest(), timeout=STATUS_TIMEOUT_S, metadata=self.client.metadata
+            )
         except grpc.RpcError:
             return None
         self.last_status = status

@@ -2,7 +2,8 @@
 
 A process is either a child this process started (`subprocess.Popen`) or one an
 earlier controller started and this one adopted by pid (`AdoptedProcess`), so a
-restarted controller keeps supervising the runs it finds.
+restarted controller keeps supervising the runs it finds. Children inherit the
+environment without the controller's API token: env code runs in them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from seedrl.common.defaults import API_TOKEN_ENV
 from seedrl.common.run_folder import RunFolder
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,11 @@ def process_start_ticks(pid: int) -> int | None:
     if fields[0] == "Z":  # exited, not yet reaped
         return None
     return int(fields[19])
+
+
+def child_environment() -> dict[str, str]:
+    """This process's environment without what no learner or actor needs: the controller's API token."""
+    return {name: value for name, value in os.environ.items() if name != API_TOKEN_ENV}
 
 
 class Process(Protocol):
@@ -113,7 +120,7 @@ class ProcessGroup:
         with open(self.log_path(name), "ab") as output:
             process = subprocess.Popen(
                 [sys.executable, "-m", "seedrl.cli", *args],
-                stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=child_environment(),
                 # Own session: Ctrl-C reaches only the launcher, which shuts children down in order.
                 start_new_session=True,
                 preexec_fn=_die_with_parent if self._die_with_parent else None,

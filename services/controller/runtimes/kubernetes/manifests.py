@@ -11,15 +11,20 @@ For an Experiment `NAME` in namespace `NS`, all owned by the Experiment (deletin
   seeding its envs from its pod name; Deployment `NAME-evaluator` when `eval_envs` > 0.
 - NetworkPolicy `NAME-learner` (optional): only this experiment's actors and the controller
   reach the learner's gRPC port.
+- Secret `NAME-secret` (when the runtime passes the experiment's secret): the learner requires it
+  and the actors present it, read from a file mounted at SECRET_FILE (never an env variable).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from seedrl.common.credentials import new_secret
+from seedrl.spec.auth import ClientAuth
 from seedrl.spec.env import ALLOW_CUSTOM_ENVS
 from seedrl.spec.experiment import ExperimentSpec
 from seedrl.controller.runtimes.kubernetes.crd import API_VERSION, KIND
@@ -34,6 +39,9 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "seedrl-controller", "app.kubernet
 CONFIG_DIR = "/etc/seedrl"
 DATA_DIR = "/data"
 DATA_VOLUME = "data"
+SECRET_VOLUME = "secret"
+SECRET_DIR = "/var/run/seedrl"
+SECRET_FILE = f"{SECRET_DIR}/secret"
 RUN_AS = 10001
 GPU_RESOURCE = "nvidia.com/gpu"
 TPU_RESOURCE = "google.com/tpu"
@@ -154,15 +162,48 @@ def _metadata(name: str, owner: Owner, component: str, options: KubernetesOption
             "ownerReferences": [owner.reference()]}
 
 
-def config_map(spec: ExperimentSpec, owner: Owner, options: KubernetesOptions, restore_from: str | None) -> Manifest:
-    """The process configs; `restore_from` is a checkpoint path the learner restores when it starts."""
+def secret_name(experiment: str) -> str:
+    return f"{experiment}-secret"
+
+
+def learner_secret(spec: ExperimentSpec, owner: Owner, options: KubernetesOptions, secret: str) -> Manifest:
+    """The experiment's secret, under the key `secret`; the runtime makes it once (`secret_value`) and keeps it."""
+    return {
+        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": _metadata(secret_name(spec.name), owner, "secret", options),
+        "data": {"secret": base64.b64encode(secret.encode()).decode()},
+    }
+
+
+def secret_value(existing: Manifest | None) -> str:
+    """The secret an experiment's Secret (as read from the cluster) holds; a fresh one if it has none yet."""
+    encoded = (existing or {}).get("data", {}).get("secret")
+    return base64.b64decode(encoded).decode() if encoded else new_secret()
+
+
+def _secret_volume(experiment: str) -> dict[str, Any]:
+    return {"name": SECRET_VOLUME, "secret": {"secretName": secret_name(experiment), "defaultMode": 0o440}}
+
+
+def _secret_mount() -> dict[str, Any]:
+    return {"name": SECRET_VOLUME, "mountPath": SECRET_DIR, "readOnly": True}
+
+
+def config_map(spec: ExperimentSpec, owner: Owner, options: KubernetesOptions, restore_from: str | None,
+               authenticated: bool = False) -> Manifest:
+    """The process configs; `restore_from` is a checkpoint path the learner restores when it starts. With
+    `authenticated`, the learner requires and the actors present the secret mounted at SECRET_FILE."""
     learner = f"{learner_host(spec.name, owner.namespace, options)}:{options.learner_port}"
+    secret = {"auth": ClientAuth(secret_file=SECRET_FILE)} if authenticated else {}
     data = {
-        "learner.json": learner_config(spec, logdir(spec.name), options.learner_port, options.metrics_port, restore_from),
-        "actor.json": actor_config(spec, "actor-0", learner, metrics_port=options.metrics_port).model_dump(mode="json"),
+        "learner.json": learner_config(spec, logdir(spec.name), options.learner_port, options.metrics_port, restore_from,
+                                       secret_file=SECRET_FILE if authenticated else None),
+        "actor.json": actor_config(spec, "actor-0", learner, metrics_port=options.metrics_port, **secret).model_dump(mode="json"),
     }
     if spec.eval_envs:
-        data["evaluator.json"] = actor_config(spec, EVALUATOR, learner, metrics_port=options.metrics_port).model_dump(mode="json")
+        data["evaluator.json"] = actor_config(
+            spec, EVALUATOR, learner, metrics_port=options.metrics_port, **secret
+        ).model_dump(mode="json")
     return {
         "apiVersion": "v1", "kind": "ConfigMap",
         "metadata": _metadata(config_name(spec.name), owner, "config", options),
@@ -264,8 +305,9 @@ def learner_accelerators(spec: ExperimentSpec) -> tuple[dict[str, Any], dict[str
 
 
 def learner_stateful_set(spec: ExperimentSpec, owner: Owner, options: KubernetesOptions, replicas: int,
-                         run: Run | None = None) -> Manifest:
-    """The learner: `replicas` is 1 to run, 0 to stop (its volume stays); `run` is recorded on it."""
+                         run: Run | None = None, authenticated: bool = False) -> Manifest:
+    """The learner: `replicas` is 1 to run, 0 to stop (its volume stays); `run` is recorded on it;
+    `authenticated` mounts the experiment's secret."""
     resources = spec.resources.learner
     accelerators, node_selector, tolerations = learner_accelerators(spec)
     container = {
@@ -291,6 +333,9 @@ def learner_stateful_set(spec: ExperimentSpec, owner: Owner, options: Kubernetes
                          {"name": "tmp", "mountPath": "/tmp"}],
     }
     volumes = [_config_volume(spec.name), _tmp_volume()]
+    if authenticated:
+        volumes.append(_secret_volume(spec.name))
+        container["volumeMounts"].append(_secret_mount())
     template_metadata: dict[str, Any] = {"labels": labels(spec.name, "learner", options)}
     stateful_set: dict[str, Any] = {
         "apiVersion": "apps/v1", "kind": "StatefulSet",
@@ -326,7 +371,7 @@ def learner_stateful_set(spec: ExperimentSpec, owner: Owner, options: Kubernetes
 
 
 def _actor_deployment(spec: ExperimentSpec, owner: Owner, options: KubernetesOptions, name: str, component: str,
-                      replicas: int, command: list[str], envs: int) -> Manifest:
+                      replicas: int, command: list[str], envs: int, authenticated: bool) -> Manifest:
     resources = spec.resources.actor
     container = {
         "name": component,
@@ -339,8 +384,9 @@ def _actor_deployment(spec: ExperimentSpec, owner: Owner, options: KubernetesOpt
                       "limits": {"memory": resources.memory}},
         "securityContext": _container_security(),
         "volumeMounts": [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
-                         {"name": "tmp", "mountPath": "/tmp"}],
+                         {"name": "tmp", "mountPath": "/tmp"}, *([_secret_mount()] if authenticated else [])],
     }
+    volumes = [_config_volume(spec.name), _tmp_volume(), *([_secret_volume(spec.name)] if authenticated else [])]
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": _metadata(name, owner, component, options),
@@ -352,25 +398,26 @@ def _actor_deployment(spec: ExperimentSpec, owner: Owner, options: KubernetesOpt
             "template": {
                 "metadata": {"labels": labels(spec.name, component, options),
                              "annotations": {"seedrl.io/envs": str(envs)}},
-                "spec": _pod_spec(options, _scheduling(options.actor, {}, []), [container],
-                                  [_config_volume(spec.name), _tmp_volume()], grace_s=30),
+                "spec": _pod_spec(options, _scheduling(options.actor, {}, []), [container], volumes, grace_s=30),
             },
         },
     }
 
 
-def actor_deployment(spec: ExperimentSpec, owner: Owner, options: KubernetesOptions, replicas: int) -> Manifest:
-    """The actors: `replicas` pods stepping `envs_per_actor` envs each."""
+def actor_deployment(spec: ExperimentSpec, owner: Owner, options: KubernetesOptions, replicas: int,
+                     authenticated: bool = False) -> Manifest:
+    """The actors: `replicas` pods stepping `envs_per_actor` envs each; `authenticated` mounts the secret."""
     script = ACTOR_SCRIPT.format(config=f"{CONFIG_DIR}/actor.json", seed=spec.seed * 1_000_003)
     return _actor_deployment(spec, owner, options, actors_name(spec.name), "actor", replicas,
-                             ["/bin/sh", "-c", script], spec.envs_per_actor)
+                             ["/bin/sh", "-c", script], spec.envs_per_actor, authenticated)
 
 
-def evaluator_deployment(spec: ExperimentSpec, owner: Owner, options: KubernetesOptions, replicas: int) -> Manifest:
+def evaluator_deployment(spec: ExperimentSpec, owner: Owner, options: KubernetesOptions, replicas: int,
+                         authenticated: bool = False) -> Manifest:
     """The evaluation envs' actor (greedy, never trained on): one pod at most."""
     command = ["seedrl", "actor", "--config", f"{CONFIG_DIR}/evaluator.json"]
     return _actor_deployment(spec, owner, options, evaluator_name(spec.name), "evaluator", replicas, command,
-                             spec.eval_envs)
+                             spec.eval_envs, authenticated)
 
 
 def learner_network_policy(spec: ExperimentSpec, owner: Owner, options: KubernetesOptions) -> Manifest:
@@ -393,17 +440,22 @@ def learner_network_policy(spec: ExperimentSpec, owner: Owner, options: Kubernet
     }
 
 
-def experiment_objects(spec: ExperimentSpec, owner: Owner, options: KubernetesOptions, run: Run | None) -> list[Manifest]:
-    """Every object of the experiment, running `run` (None: scaled to nothing)."""
+def experiment_objects(spec: ExperimentSpec, owner: Owner, options: KubernetesOptions, run: Run | None,
+                       secret: str | None = None) -> list[Manifest]:
+    """Every object of the experiment, running `run` (None: scaled to nothing); with `secret` (the
+    experiment's, `secret_value`), its Secret too, mounted into the learner and actor pods, whose configs then
+    require it."""
     running = run is not None
+    authenticated = secret is not None
     objects = [
-        config_map(spec, owner, options, run.restore_from if run else None),
+        *([learner_secret(spec, owner, options, secret)] if secret is not None else []),
+        config_map(spec, owner, options, run.restore_from if run else None, authenticated),
         learner_service(spec, owner, options),
-        learner_stateful_set(spec, owner, options, 1 if running else 0, run),
-        actor_deployment(spec, owner, options, spec.actors if running else 0),
+        learner_stateful_set(spec, owner, options, 1 if running else 0, run, authenticated),
+        actor_deployment(spec, owner, options, spec.actors if running else 0, authenticated),
     ]
     if spec.eval_envs:
-        objects.append(evaluator_deployment(spec, owner, options, 1 if running else 0))
+        objects.append(evaluator_deployment(spec, owner, options, 1 if running else 0, authenticated))
     if options.network_policy:
         objects.append(learner_network_policy(spec, owner, options))
     return objects
