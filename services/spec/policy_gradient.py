@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from seedrl.spec.scaling import AUTO, BatchSize
+
 PolicyLoss = Literal["vpg", "ppo", "vtrace", "awr", "vmpo"]
 AdvantageEstimator = Literal["gae", "vtrace", "n_step"]
 BatchMode = Literal["repeat", "shuffle", "split", "split_with_advantage_recomputation"]
@@ -77,7 +79,14 @@ class PolicyGradientConfig(BaseModel):
     kl_cost: float = Field(0.0, ge=0, le=1e3, description="Weight of the KL(behaviour || current policy) penalty.")
 
     # Optimisation.
-    learning_rate: float = Field(1e-3, gt=0, le=10, description="Adam learning rate at the start of training.")
+    learning_rate: float = Field(
+        1e-3, gt=0, le=10,
+        description="Adam learning rate at the start of training (for learning_rate_batch unrolls when batch_size is auto).",
+    )
+    learning_rate_batch: int = Field(
+        16, ge=1, le=4096, description="batch_size auto: the batch learning_rate is meant for; a batch of B unrolls "
+                                       "trains at learning_rate x sqrt(B / learning_rate_batch).",
+    )
     lr_decay: bool = Field(True, description="Decay the learning rate linearly to 0 at total_frames, as SEED does.")
     adam_epsilon: float = Field(1e-5, gt=0, le=1, description="Adam epsilon.")
     max_grad_norm: float = Field(0.5, ge=0, le=1e6, description="Clip gradients to this global norm; 0 turns clipping off.")
@@ -99,7 +108,11 @@ class PolicyGradientConfig(BaseModel):
     min_std: float = Field(1e-3, ge=0, le=1e3, description="Gaussians: the smallest standard deviation.")
 
     # Data.
-    batch_size: int = Field(16, ge=1, le=4096, description="Unrolls per update (one update: epochs x minibatches gradient steps).")
+    batch_size: BatchSize = Field(
+        "auto", description="Unrolls per update (one update: epochs x minibatches gradient steps), or auto: one per "
+                            "auto_batch_slots env slots served for training, in whole multiples of minibatches (docs/agents.md).",
+    )
+    auto_batch_slots: int = Field(2, ge=1, le=4096, description="batch_size auto: env slots per unroll of an update.")
     unroll_length: int = Field(32, ge=1, le=1000, description="Transitions per unroll (T; unrolls hold T+1 steps).")
 
 
@@ -169,6 +182,8 @@ def check_combination(config: PolicyGradientConfig) -> None:
             raise ValueError(f"{name}: applies only with {decider} {allowed}, not {getattr(config, decider)}")
     if config.min_std >= config.initial_std:
         raise ValueError(f"min_std: must be below initial_std ({config.initial_std})")
+    if config.batch_size == AUTO:
+        return  # sized in whole multiples of minibatches x training replicas
     if config.batch_mode in SPLIT_MODES:
         transitions = config.batch_size * config.unroll_length
         if transitions % config.minibatches:
@@ -195,8 +210,11 @@ def check_network(config: PolicyGradientConfig, lstm_size: int) -> None:
 def check_replicas(config: PolicyGradientConfig, replicas: int) -> None:
     """Every training replica takes an equal share of each minibatch; ValueError naming the option if not.
 
-    (That the batch itself splits evenly is checked where the learner starts.)
+    (That the batch itself splits evenly is checked where the learner starts; an automatic batch is sized so
+    that it does.)
     """
+    if config.batch_size == AUTO:
+        return
     if config.batch_mode in SPLIT_MODES:
         size, units = config.batch_size * config.unroll_length // config.minibatches, "transitions"
     else:

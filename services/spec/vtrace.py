@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from seedrl.spec.scaling import BatchSize
+
 
 class VTraceConfig(BaseModel):
     """V-trace / IMPALA hyperparameters (SEED RL's loss defaults; sizes tuned for small envs)."""
@@ -13,7 +15,14 @@ class VTraceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     # Optimiser.
-    learning_rate: float = Field(3e-3, gt=0, le=10, description="Adam learning rate at the start of training.")
+    learning_rate: float = Field(
+        3e-3, gt=0, le=10,
+        description="Adam learning rate at the start of training (for learning_rate_batch unrolls when batch_size is auto).",
+    )
+    learning_rate_batch: int = Field(
+        16, ge=1, le=4096, description="batch_size auto: the batch learning_rate is meant for; a batch of B unrolls "
+                                       "trains at learning_rate x sqrt(B / learning_rate_batch).",
+    )
     lr_decay: bool = Field(True, description="Decay the learning rate linearly to 0 at total_frames, as SEED does.")
     adam_epsilon: float = Field(1e-5, gt=0, le=1, description="Adam epsilon.")
     max_grad_norm: float = Field(40.0, gt=0, le=1e6, description="Clip gradients to this global norm.")
@@ -28,5 +37,9 @@ class VTraceConfig(BaseModel):
     reward_clipping: Literal["none", "abs_one"] = Field("none", description="Clip rewards to [-1, 1] (abs_one, for Atari) or not.")
 
     # Data.
-    batch_size: int = Field(16, ge=1, le=4096, description="Unrolls per train step.")
+    batch_size: BatchSize = Field(
+        "auto", description="Unrolls per train step, or auto: one per auto_batch_slots env slots served for training, "
+                            "so that policy lag stays the same as envs are added (docs/agents.md).",
+    )
+    auto_batch_slots: int = Field(2, ge=1, le=4096, description="batch_size auto: env slots per unroll of a train step.")
     unroll_length: int = Field(16, ge=1, le=1000, description="Transitions per unroll (T; unrolls hold T+1 steps).")

@@ -10,6 +10,7 @@ import tensorflow as tf
 from seedrl.common.spaces import DiscreteSpace, EnvSpec
 from seedrl.learner.agents.base import ActOutput, Agent, FieldSpec, StepInputs, TrainingBatch
 from seedrl.spec.vtrace import VTraceConfig
+from seedrl.learner.agents.vtrace.diagnostics import off_policy_diagnostics
 from seedrl.learner.agents.vtrace.losses import impala_loss, transition_rewards_and_discounts
 from seedrl.learner.devices import replicas
 from seedrl.learner.devices.precision import checkpointed, loss_scaled
@@ -17,6 +18,7 @@ from seedrl.learner.devices.replicated_step import ReplicatedStep
 from seedrl.learner.networks.encoder import zero_step
 from seedrl.learner.networks.policy_value import PolicyValueNetwork
 from seedrl.spec.network import NetworkConfig
+from seedrl.spec.scaling import learning_rate as scaled_learning_rate
 
 
 class VTraceAgent(Agent):
@@ -80,10 +82,13 @@ class VTraceAgent(Agent):
             state=tuple(s.numpy() for s in new_state),
         )
 
+    @property
+    def batch_multiple(self) -> int:
+        return self._train_step.replicas
+
     def train(self, batch: TrainingBatch, frames: int) -> dict[str, float]:
-        learning_rate = self._config.learning_rate
-        if self._config.lr_decay:
-            learning_rate *= max(0.0, 1.0 - frames / self._total_frames)
+        batch_size = batch.steps["reward"].shape[1]
+        learning_rate = scaled_learning_rate(self._config, batch_size, frames, self._total_frames)
         self._optimizer.learning_rate.assign(learning_rate)  # outside the replicas: a mirrored variable
         metrics, _ = self._train_step(batch.steps, batch.initial_state, tf.constant(learning_rate, tf.float32))
         return metrics
@@ -166,5 +171,9 @@ class VTraceAgent(Agent):
             "mean_rho": losses.mean_rho,
             "gradient_norm": grad_norm,
             "learning_rate": learning_rate,
+            **off_policy_diagnostics(
+                tf.cast(logits, tf.float32), steps["behaviour_logits"], steps["action"], done,
+                config.clip_rho_threshold,
+            ),
         }
         return metrics, ()
