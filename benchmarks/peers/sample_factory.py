@@ -31,12 +31,14 @@ REWARD = re.compile(r"Avg episode reward: \[\(0, '(-?[\d.]+|nan)'\)\]")
 
 @dataclass(frozen=True)
 class Task:
-    """A Sample Factory task: its module, arguments, and the mean return counted as solved (None: never)."""
+    """A Sample Factory task: the module whose `main` trains, its arguments, the mean return counted as solved
+    (None: never), and modules imported first."""
 
     name: str
     module: str
     args: tuple[str, ...]
     solve_return: float | None
+    imports: tuple[str, ...] = ()
 
 
 CARTPOLE = Task("CartPole-v1", "sf_examples.train_gym_env",
@@ -44,7 +46,7 @@ CARTPOLE = Task("CartPole-v1", "sf_examples.train_gym_env",
 # Sample Factory's Atari defaults (PPO, its Nature-style `convnet_atari`, frame skip 4 and stack 4) on 2 workers x
 # 16 envs, as many envs as seedrl's Pong runs; `import ale_py` registers PongNoFrameskip-v4 with gymnasium 0.29.
 PONG = Task("atari_pong", "sf_examples.atari.train_atari",
-            ("--env", "atari_pong", "--num_workers", "2", "--num_envs_per_worker", "16"), None)
+            ("--env", "atari_pong", "--num_workers", "2", "--num_envs_per_worker", "16"), None, imports=("ale_py",))
 
 
 @dataclass
@@ -122,7 +124,8 @@ class PeerRun:
 
 
 def command(python: Path, task: Task, seed: int, train_dir: Path, frames: int) -> list[str]:
-    run = f"import ale_py, sys; from {task.module} import main; sys.exit(main())"
+    run = "; ".join([*(f"import {module}" for module in task.imports), "import sys",
+                     f"from {task.module} import main", "sys.exit(main())"])
     return [str(python), "-c", run, *task.args, "--experiment", "peer", "--train_dir", str(train_dir),
             "--device", "cpu", "--seed", str(seed), "--train_for_env_steps", str(frames)]
 

@@ -18,6 +18,7 @@ from benchmarks.peers.compare import FULL as FULL_PEERS
 from benchmarks.peers.compare import PONG_ENVS, QUICK as QUICK_PEERS, SEEDRL_CARTPOLE, Limits, measure_round
 from benchmarks.peers.venv import PeerUnavailable, peer_python
 from benchmarks.pong_learning import UNROLL_LENGTH, pong_args
+from benchmarks.pong_system import DEFAULTS as PONG_SYSTEM, dedicated_cores, measure_layout
 from benchmarks.replay import replay_rates, train_steps_per_second
 from benchmarks.scaling import ACTORS as SCALING_ACTORS
 from benchmarks.scaling import measure_setting
@@ -42,12 +43,13 @@ class Windows:
     gpu_s: float = 30.0  # the Pong learner, after its warm-up
     gpu_warmup_s: float = 20.0
     scaling_limit_s: float = 300.0  # one CartPole run at one env count, start-up included
+    pong_s: float = 15.0  # each of the Pong overhead's rates
     peers: Limits = FULL_PEERS
 
 
 FULL = Windows()
 QUICK = Windows(overhead_s=3, solve_limit_s=40, latency_s=2, envs_s=2, replay_s=0.5, gpu_s=10, gpu_warmup_s=10,
-                scaling_limit_s=25, peers=QUICK_PEERS)
+                scaling_limit_s=25, pong_s=3, peers=QUICK_PEERS)
 
 
 @dataclass
@@ -110,6 +112,48 @@ OVERHEAD = Part(
     settings=lambda w: {"actors": OVERHEAD_ACTORS, "envs": OVERHEAD_ENVS, "streams": OVERHEAD_STREAMS,
                         "window_s": w.overhead_s},
     measure=measure_overhead,
+)
+
+
+# --- 1b. Framework overhead at Atari's step cost: Pong, the IMPALA network, the whole machine and a learner core.
+PONG_LEARNER_CORES = 1
+
+
+def measure_pong(windows: Windows, run: int) -> Measured:
+    """benchmarks.pong_system's two layouts: every process on every core, and the learner on a core of its own."""
+    try:
+        alone, system = measure_layout(windows.pong_s)
+        values: dict[str, Value] = {"machine_alone": alone, "machine_system": system, "machine_ratio": system / alone}
+        split = dedicated_cores(PONG_LEARNER_CORES)
+        if split is not None:
+            alone, system = measure_layout(windows.pong_s, *split)
+            values.update(actors_alone=alone, actors_system=system, actors_ratio=system / alone)
+    except MissingEnvPackage as reason:
+        raise NotMeasured(str(reason)) from None
+    return Measured(values)
+
+
+PONG = Part(
+    name="pong",
+    title="Framework overhead on Pong",
+    meaning="Atari Pong ({backend}, SEED's preprocessing), {actors} actors x {envs} envs in {streams} streams each, "
+            "{window_s:g} s windows, rates in agent steps/s (4 emulator frames each): (a) the actor processes "
+            "stepping random actions alone, (b) the whole system serving an untrained policy with the {torso} "
+            "network (`--inference-only`). On the whole machine (every process on every core) b/a is the share of "
+            "the machine's env rate the system keeps. With the learner on {learner_cores} core of its own and the "
+            "actors on the others (in (a) as in (b)), b/a is the actors' share of their own cores' rate: what an "
+            "actor pod keeps when the learner has a node of its own, not the machine's overhead "
+            "(`python -m benchmarks.pong_system`).",
+    figures=(
+        Figure("machine_alone", "(a) envs alone, whole machine", "steps/s"),
+        Figure("machine_system", "(b) system, whole machine", "steps/s"),
+        Figure("machine_ratio", "b/a, whole machine", "ratio", 3),
+        Figure("actors_alone", "(a) envs alone, actor cores", "steps/s"),
+        Figure("actors_system", "(b) system, learner on its own core", "steps/s"),
+        Figure("actors_ratio", "b/a, actors' share with the learner on its own core", "ratio", 3),
+    ),
+    settings=lambda w: {**PONG_SYSTEM, "window_s": w.pong_s, "learner_cores": PONG_LEARNER_CORES},
+    measure=measure_pong,
 )
 
 
@@ -410,4 +454,4 @@ PEERS = Part(
     ),
 )
 
-PARTS: tuple[Part, ...] = (OVERHEAD, CARTPOLE, SCALING, PEERS, LATENCY, ENVS, REPLAY, GPU_PONG)
+PARTS: tuple[Part, ...] = (OVERHEAD, PONG, CARTPOLE, SCALING, PEERS, LATENCY, ENVS, REPLAY, GPU_PONG)

@@ -79,14 +79,7 @@ class PolicyGradientConfig(BaseModel):
     kl_cost: float = Field(0.0, ge=0, le=1e3, description="Weight of the KL(behaviour || current policy) penalty.")
 
     # Optimisation.
-    learning_rate: float = Field(
-        1e-3, gt=0, le=10,
-        description="Adam learning rate at the start of training (for learning_rate_batch unrolls when batch_size is auto).",
-    )
-    learning_rate_batch: int = Field(
-        16, ge=1, le=4096, description="batch_size auto: the batch learning_rate is meant for; a batch of B unrolls "
-                                       "trains at learning_rate x sqrt(B / learning_rate_batch).",
-    )
+    learning_rate: float = Field(1e-3, gt=0, le=10, description="Adam learning rate at the start of training.")
     lr_decay: bool = Field(True, description="Decay the learning rate linearly to 0 at total_frames, as SEED does.")
     adam_epsilon: float = Field(1e-5, gt=0, le=1, description="Adam epsilon.")
     max_grad_norm: float = Field(0.5, ge=0, le=1e6, description="Clip gradients to this global norm; 0 turns clipping off.")

@@ -15,14 +15,7 @@ class VTraceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     # Optimiser.
-    learning_rate: float = Field(
-        3e-3, gt=0, le=10,
-        description="Adam learning rate at the start of training (for learning_rate_batch unrolls when batch_size is auto).",
-    )
-    learning_rate_batch: int = Field(
-        16, ge=1, le=4096, description="batch_size auto: the batch learning_rate is meant for; a batch of B unrolls "
-                                       "trains at learning_rate x sqrt(B / learning_rate_batch).",
-    )
+    learning_rate: float = Field(3e-3, gt=0, le=10, description="Adam learning rate at the start of training.")
     lr_decay: bool = Field(True, description="Decay the learning rate linearly to 0 at total_frames, as SEED does.")
     adam_epsilon: float = Field(1e-5, gt=0, le=1, description="Adam epsilon.")
     max_grad_norm: float = Field(40.0, gt=0, le=1e6, description="Clip gradients to this global norm.")

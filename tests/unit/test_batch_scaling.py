@@ -1,8 +1,7 @@
-"""`batch_size: auto`: the train batch follows the env slots served, and the learning rate follows the batch."""
+"""`batch_size: auto`: the train batch follows the env slots served, as actors come and go."""
 
 from __future__ import annotations
 
-import math
 import threading
 
 import numpy as np
@@ -16,7 +15,7 @@ from seedrl.learner.episodes import EpisodeStats
 from seedrl.learner.inference import InferencePipeline
 from seedrl.learner.training import time_major
 from seedrl.learner.unroll_queue import UnrollQueue
-from seedrl.spec.scaling import auto_batch_size, learning_rate
+from seedrl.spec.scaling import auto_batch_size
 from seedrl.spec.vtrace import VTraceConfig
 from tests.unit.test_inference_pipeline import request
 from tests.unit.test_tensors_and_specs import cartpole_spec
@@ -29,16 +28,6 @@ from tests.unit.test_unroll_queue import chunk
 ])
 def test_an_automatic_batch_takes_one_unroll_per_slots_per_unroll_in_whole_multiples(slots, per_unroll, multiple, expected):
     assert auto_batch_size(slots, per_unroll, multiple) == expected
-
-
-def test_the_learning_rate_scales_with_the_square_root_of_an_automatic_batch_and_decays():
-    auto = VTraceConfig(learning_rate=4e-3, learning_rate_batch=16, lr_decay=False)
-    assert learning_rate(auto, 16, 0, 100) == pytest.approx(4e-3)
-    assert learning_rate(auto, 64, 0, 100) == pytest.approx(8e-3)
-    decaying = auto.model_copy(update={"lr_decay": True})
-    assert learning_rate(decaying, 64, 25, 100) == pytest.approx(6e-3)
-    fixed = VTraceConfig(learning_rate=4e-3, batch_size=64, lr_decay=False)
-    assert learning_rate(fixed, 64, 0, 100) == pytest.approx(4e-3)  # a batch size set by hand keeps its rate
 
 
 def test_batch_size_is_a_number_or_auto():
@@ -78,7 +67,7 @@ def test_inference_reports_the_training_slots_it_leases_and_releases():
     assert reported[-1] == 0
 
 
-def test_an_automatic_agent_trains_on_whatever_batch_the_queue_sizes_with_the_scaled_rate():
+def test_an_automatic_agent_trains_on_whatever_batch_the_queue_sizes_at_the_configured_rate():
     agent = VTraceAgent(cartpole_spec(), VTraceConfig(unroll_length=2, lr_decay=False), total_frames=10_000)
     rule = agent.batch_size
     assert callable(rule) and rule(32) == 16 and rule(128) == 64
@@ -91,5 +80,5 @@ def test_an_automatic_agent_trains_on_whatever_batch_the_queue_sizes_with_the_sc
             pipe.process([request(slots, np.zeros(envs))])
         metrics = agent.train(time_major(queue.get_batch(timeout=1)), frames=0)
         assert metrics["batch_size"] == queue.batch_size
-        assert metrics["learning_rate"] == pytest.approx(3e-3 * math.sqrt(queue.batch_size / 16))
+        assert metrics["learning_rate"] == pytest.approx(3e-3)
     assert queue.batch_size == 20  # 40 training slots

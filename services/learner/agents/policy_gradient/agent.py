@@ -49,7 +49,6 @@ from seedrl.learner.distributions import (
 from seedrl.learner.networks.encoder import zero_step
 from seedrl.learner.networks.policy_value import PolicyValueNetwork
 from seedrl.spec.network import NetworkConfig
-from seedrl.spec.scaling import learning_rate as scaled_learning_rate
 
 OBSERVATION_CLIP = 10.0  # normalised observations are clipped to [-10, 10]
 # The time-major fields [T+1, B, ...] of a training batch the agent reads.
@@ -186,7 +185,9 @@ class PolicyGradientAgent(Agent):
     def train(self, batch: TrainingBatch, frames: int) -> dict[str, float]:
         """One update: epochs x minibatches gradient steps on `batch`, then the acting copy is refreshed."""
         config = self._config
-        learning_rate = scaled_learning_rate(config, batch.steps["reward"].shape[1], frames, self._total_frames)
+        learning_rate = config.learning_rate
+        if config.lr_decay:
+            learning_rate *= max(0.0, 1.0 - frames / self._total_frames)
         self._optimizer.learning_rate.assign(learning_rate)
         steps = {name: tf.convert_to_tensor(batch.steps[name]) for name in STEP_FIELDS}
         state = tuple(tf.convert_to_tensor(s) for s in batch.initial_state)

@@ -18,7 +18,6 @@ from seedrl.learner.devices.replicated_step import ReplicatedStep
 from seedrl.learner.networks.encoder import zero_step
 from seedrl.learner.networks.policy_value import PolicyValueNetwork
 from seedrl.spec.network import NetworkConfig
-from seedrl.spec.scaling import learning_rate as scaled_learning_rate
 
 
 class VTraceAgent(Agent):
@@ -87,8 +86,9 @@ class VTraceAgent(Agent):
         return self._train_step.replicas
 
     def train(self, batch: TrainingBatch, frames: int) -> dict[str, float]:
-        batch_size = batch.steps["reward"].shape[1]
-        learning_rate = scaled_learning_rate(self._config, batch_size, frames, self._total_frames)
+        learning_rate = self._config.learning_rate
+        if self._config.lr_decay:
+            learning_rate *= max(0.0, 1.0 - frames / self._total_frames)
         self._optimizer.learning_rate.assign(learning_rate)  # outside the replicas: a mirrored variable
         metrics, _ = self._train_step(batch.steps, batch.initial_state, tf.constant(learning_rate, tf.float32))
         return metrics
