@@ -46,12 +46,13 @@ class Limits:
     """Time limits of one round, in seconds."""
 
     solve_s: float = 180.0  # each CartPole run, from launch
+    pong_start_s: float = 180.0  # until Sample Factory's first Pong frames
     pong_warmup_s: float = 20.0  # after the first frames
     pong_window_s: float = 30.0
 
 
 FULL = Limits()
-QUICK = Limits(solve_s=25.0, pong_warmup_s=3.0, pong_window_s=5.0)
+QUICK = Limits(solve_s=20.0, pong_start_s=40.0, pong_warmup_s=3.0, pong_window_s=5.0)
 
 
 def ratio(ours: Value, theirs: Value) -> Value:
@@ -89,7 +90,7 @@ def pong_round(seed: int, limits: Limits, peer_first: bool) -> dict[str, Value]:
     values: dict[str, Value] = {}
 
     def peer() -> None:
-        values["sf.pong.fps"] = window_fps(PONG, seed, limits.pong_warmup_s, limits.pong_window_s)
+        values["sf.pong.fps"] = window_fps(PONG, seed, limits.pong_warmup_s, limits.pong_window_s, limits.pong_start_s)
 
     def ours() -> None:
         rate = measure_train([*SEEDRL_PONG, "--seed", str(seed)], limits.pong_window_s, warmup=limits.pong_warmup_s)

@@ -78,7 +78,8 @@ def figure_row(title: str, part: Part, record: PartRecord, figure: Figure, found
     elif figure.key in record.skipped:
         median, spread, runs = "skipped (see below)", "", ""
     elif not (values := record.values(figure.key, left_out := dropped(part, found, figure.key))):
-        median, spread, runs = "failed (see below)" if record.errors or left_out else "not measured", "", ""
+        why = "left out as collapsed (see below)" if left_out else "failed (see below)" if record.errors else "not measured"
+        median, spread, runs = why, "", ""
     else:
         summary = summarize(values)
         missed = (record.values_where_not_reached(figure.key, figure.fallback.key, left_out)
