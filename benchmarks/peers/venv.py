@@ -36,9 +36,17 @@ def ready(home: Path) -> bool:
     return (home / "bin" / "python").exists() and stamp.exists() and stamp.read_text().split() == list(REQUIREMENTS)
 
 
-def imports_sample_factory(python: Path) -> bool:
-    probe = subprocess.run([str(python), "-c", "import sample_factory, torch, ale_py"], capture_output=True)
-    return probe.returncode == 0
+PINNED = {"sample-factory": "2.1.1", "torch": "2.13.0", "gymnasium": "0.29.1", "ale-py": "0.9.1"}
+PROBE = f"""
+import importlib.metadata as metadata, sys
+import sample_factory, torch, ale_py
+sys.exit(any(not metadata.version(name).startswith(version) for name, version in {PINNED!r}.items()))
+"""
+
+
+def has_pinned_packages(python: Path) -> bool:
+    """`python` imports Sample Factory, PyTorch and ale-py at the pinned versions (a venv made by hand)."""
+    return subprocess.run([str(python), "-c", PROBE], capture_output=True).returncode == 0
 
 
 def peer_python(home: Path | None = None) -> Path:
@@ -48,7 +56,7 @@ def peer_python(home: Path | None = None) -> Path:
     python = home / "bin" / "python"
     if ready(home):
         return python
-    if python.exists() and imports_sample_factory(python):
+    if python.exists() and has_pinned_packages(python):
         (home / STAMP).write_text("\n".join(REQUIREMENTS) + "\n")  # made by hand with the same packages
         return python
     print(f"creating Sample Factory's virtualenv in {home} (once; a few minutes)", flush=True)

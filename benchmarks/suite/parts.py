@@ -410,16 +410,16 @@ def measure_peers(windows: Windows, run: int) -> Measured:
 
 
 def peer_figures(setting: str) -> tuple[Figure, ...]:
+    """seedrl's figures at one CartPole setting (`2x16`) and their ratios to Sample Factory's."""
+    shown = f"seedrl {setting.replace('x', ' x ')}"
     return (
-        Figure(f"{setting}.time_to_475", f"time to 475, seedrl {setting.replace('x', ' x ')}", "s", 1,
+        Figure(f"{setting}.time_to_475", f"time to 475, {shown}", "s", 1,
                fallback=Figure(f"{setting}.best_return", BEST_RETURN, "", 1)),
-        Figure(f"{setting}.frames_to_475", f"frames to 475, seedrl {setting.replace('x', ' x ')}", "frames"),
-        Figure(f"{setting}.fps", f"FPS (run average), seedrl {setting.replace('x', ' x ')}", "frames/s"),
-        Figure(f"ratio.{setting}.time_to_475", f"time to 475 over SF's, seedrl {setting.replace('x', ' x ')}",
-               "ratio", 2),
-        Figure(f"ratio.{setting}.frames_to_475", f"frames to 475 over SF's, seedrl {setting.replace('x', ' x ')}",
-               "ratio", 2),
-        Figure(f"ratio.{setting}.fps", f"FPS over SF's, seedrl {setting.replace('x', ' x ')}", "ratio", 2),
+        Figure(f"{setting}.frames_to_475", f"frames to 475, {shown}", "frames"),
+        Figure(f"{setting}.fps", f"FPS (run average), {shown}", "frames/s"),
+        Figure(f"ratio.{setting}.time_to_475", f"time to 475 over SF's, {shown}", "ratio", 2),
+        Figure(f"ratio.{setting}.frames_to_475", f"frames to 475 over SF's, {shown}", "ratio", 2),
+        Figure(f"ratio.{setting}.fps", f"FPS over SF's, {shown}", "ratio", 2),
     )
 
 

@@ -7,6 +7,7 @@ from a real run's JSON.
 from __future__ import annotations
 
 import json
+import time
 
 import matplotlib.image
 import pytest
@@ -14,7 +15,9 @@ import pytest
 from benchmarks import run_all
 from benchmarks.suite.figures import Figure, Summary, median_text, spread_text, summarize
 from benchmarks.suite.parts import CARTPOLE, ENVS, GPU_PONG, LATENCY, OVERHEAD, Measured, NotMeasured, Part, Windows
-from benchmarks.suite.report import BEGIN, END, README_BEGIN, README_END, MarkerError, render, replace_region
+from benchmarks.suite.report import (
+    BEGIN, END, README_BEGIN, README_END, MarkerError, readme_claim, render, replace_region,
+)
 from benchmarks.suite.results import PartRecord, Results
 from benchmarks.time_to_solve import best_mean_return
 from seedrl.common import metrics as m
@@ -281,3 +284,36 @@ def test_only_keeps_the_other_parts_of_the_results_file_from_the_same_machine(tm
     run_all.main(["--only", "envs", "--repeats", "1", "--results", str(results_path), "--output", str(doc),
                   "--readme", str(tmp_path / "none.md")])
     assert set(Results.load(results_path).parts) == {"envs"}
+
+
+def test_a_runs_diagnostics_and_longest_stall_come_from_its_summaries(tmp_path):
+    """Real TensorBoard event files, written as the learner writes them: medians, the highest gradient norm, the
+    first learning rate, and the longest time between two summaries."""
+    import tensorflow as tf
+
+    from benchmarks.scaling import diagnostics
+    from benchmarks.time_to_solve import longest_stall
+
+    writer = tf.summary.create_file_writer(str(tmp_path / "tensorboard"))
+    for step, (lag, norm, rate) in enumerate([(2.0, 10.0, 3e-3), (4.0, 90.0, 2e-3), (3.0, 20.0, 1e-3)]):
+        with writer.as_default(step=step):
+            tf.summary.scalar(m.ENV_FRAMES.name, 1000 * step)
+            tf.summary.scalar(m.POLICY_LAG.name, lag)
+            tf.summary.scalar(m.GRAD_NORM.name, norm)
+            tf.summary.scalar(m.LEARNING_RATE.name, rate)
+        writer.flush()
+        time.sleep(0.3 if step == 0 else 0.0)
+    writer.close()
+    found = diagnostics(tmp_path)
+    assert found["policy_lag"] == 3.0 and found["gradient_norm"] == 20.0 and found["gradient_norm_max"] == 90.0
+    assert found["learning_rate"] == pytest.approx(3e-3)
+    assert found["entropy"] is None  # never written
+    assert 0.3 <= longest_stall(tmp_path) < 5.0
+    assert longest_stall(tmp_path / "empty") is None
+
+
+def test_the_readme_claim_needs_the_cartpole_part():
+    results = small_results()
+    assert readme_claim(results, "docs/benchmarks.md").startswith("On a 2-core machine it reaches a mean return of 475")
+    del results.parts["cartpole"]
+    assert readme_claim(results, "docs/benchmarks.md") is None
