@@ -1,17 +1,21 @@
 """Every benchmark in one command, each part run several times; medians and spreads go to docs/benchmarks.md.
 
-Parts (`--only`): overhead (the framework's share of the raw env rate), cartpole (time to 475 and FPS of every
-discrete-action agent), latency (inference latency at 10, 100 and 1,000 env slots), envs (actor env steps/s per
-family), replay (replay throughput and train steps/s), gpu_pong (the learner on Pong with the IMPALA network, only
-where TensorFlow sees a GPU). Each round runs every part once, and there are `--repeats` rounds, so a slow spell
-of the machine spreads over the parts instead of landing on one.
+Parts (`--only`): overhead (the framework's share of the raw env rate on CartPole), pong (the same at Atari's
+step cost, with the IMPALA network), cartpole (time to 475 and FPS of every discrete-action agent), scaling
+(frames to 475 as the envs grow), peers (Sample Factory 2.1 against seedrl, interleaved), latency (inference
+latency at 10, 100 and 1,000 env slots), envs (actor env steps/s per family), replay (replay throughput and
+train steps/s), gpu_pong (the learner on Pong with the IMPALA network, only where TensorFlow sees a GPU). Each
+round runs every part once, and there are `--repeats` rounds, so a slow spell of the machine spreads over the
+parts instead of landing on one.
 
-The raw figures of every run go to `--results` (JSON, rewritten after each part), the table and the meaning
-of each part to the section of `--output` between its `run_all` markers, and the plots to images/benchmarks/
-beside it.
+The raw figures of every run go to `--results` (JSON, rewritten after each part; with `--only`, the other parts
+measured earlier on this machine are kept), the table and the meaning of each part to the section of
+`--output` between its `run_all` markers, README.md's training-speed sentence between its own markers, and the
+plots to images/benchmarks/ beside the doc. A run that collapsed is left out of its figures and listed.
 
-    python -m benchmarks.run_all                        # every part, 3 rounds (about 30 minutes on 2 cores)
-    python -m benchmarks.run_all --quick --only latency  # short windows, 1 round: a smoke test
+    python -m benchmarks.run_all                        # every part, 3 rounds (about an hour on 2 cores)
+    python -m benchmarks.run_all --only peers           # make bench-peers
+    python -m benchmarks.run_all --quick --only latency --output /tmp/b.md --results /tmp/b.json --readme /tmp/R.md
     python -m benchmarks.run_all --from-json benchmarks/results/latest.json   # rewrite the doc, measure nothing
 """
 
