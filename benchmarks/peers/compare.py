@@ -7,8 +7,8 @@ both systems):
   included): Sample Factory with `train_gym_env`'s settings on 2 workers x 20 envs, seedrl with the README's
   command (2 x 16 envs) and with 2 x 64 envs;
 - Atari Pong, training on the whole machine with 2 x 16 envs each: emulator frames per second over a window
-  after a warm-up; Sample Factory with its Atari defaults (PPO, Nature CNN), seedrl with V-trace and the Nature
-  CNN (`--network.torso nature`). No return threshold: Pong is not learned in minutes on a CPU.
+  after a warm-up; Sample Factory with its Atari defaults (Nature CNN), sampling asynchronously (APPO),
+  seedrl with V-trace and the Nature CNN (`--network.torso nature`). No return threshold: Pong is not learned in minutes on a CPU.
 
 Each round's ratios are seedrl's figure over Sample Factory's in that round (time to 475 and frames to 475:
 below 1 is better; FPS: above 1 is better).

@@ -32,7 +32,8 @@ REWARD = re.compile(r"Avg episode reward: \[\(0, '(-?[\d.]+|nan)'\)\]")
 @dataclass(frozen=True)
 class Task:
     """A Sample Factory task: the module whose `main` trains, its arguments, the mean return counted as solved
-    (None: never), and modules imported first."""
+    (None: never), and modules every process of the run imports first (Sample Factory's workers are spawned
+    processes, so they are imported from a `sitecustomize` on their PYTHONPATH)."""
 
     name: str
     module: str
@@ -43,10 +44,13 @@ class Task:
 
 CARTPOLE = Task("CartPole-v1", "sf_examples.train_gym_env",
                 ("--env", "CartPole-v1", "--num_workers", "2", "--num_envs_per_worker", "20"), 475.0)
-# Sample Factory's Atari defaults (PPO, its Nature-style `convnet_atari`, frame skip 4 and stack 4) on 2 workers x
-# 16 envs, as many envs as seedrl's Pong runs; `import ale_py` registers PongNoFrameskip-v4 with gymnasium 0.29.
+# Sample Factory's Atari defaults (PPO's loss, its Nature-style `convnet_atari`, frame skip 4 and stack 4) on
+# 2 workers x 16 envs, as many envs as seedrl's Pong runs, sampling asynchronously (APPO; its synchronous default
+# needs the envs x rollout to divide its training batch); `import ale_py` registers PongNoFrameskip-v4 with
+# gymnasium 0.29.
 PONG = Task("atari_pong", "sf_examples.atari.train_atari",
-            ("--env", "atari_pong", "--num_workers", "2", "--num_envs_per_worker", "16"), None, imports=("ale_py",))
+            ("--env", "atari_pong", "--num_workers", "2", "--num_envs_per_worker", "16", "--async_rl", "True"), None,
+            imports=("ale_py",))
 
 
 @dataclass
@@ -124,8 +128,7 @@ class PeerRun:
 
 
 def command(python: Path, task: Task, seed: int, train_dir: Path, frames: int) -> list[str]:
-    run = "; ".join([*(f"import {module}" for module in task.imports), "import sys",
-                     f"from {task.module} import main", "sys.exit(main())"])
+    run = f"import sys; from {task.module} import main; sys.exit(main())"
     return [str(python), "-c", run, *task.args, "--experiment", "peer", "--train_dir", str(train_dir),
             "--device", "cpu", "--seed", str(seed), "--train_for_env_steps", str(frames)]
 
@@ -140,11 +143,12 @@ def run_peer(
     python = python or peer_python()
     if until is None:
         until = solved(task)
-    with tempfile.TemporaryDirectory() as train_dir:
+    with tempfile.TemporaryDirectory() as folder:
         started = time.monotonic()
         process = subprocess.Popen(
-            command(python, task, seed, Path(train_dir), frames), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, errors="replace", start_new_session=True,
+            command(python, task, seed, Path(folder) / "train", frames), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, errors="replace", start_new_session=True,
+            env=environment(task, Path(folder) / "site"),
         )
         progress = Progress()
         try:
@@ -156,6 +160,16 @@ def run_peer(
             seconds = time.monotonic() - started
             returncode = stop(process)
     return PeerRun(task, seconds, progress, returncode)
+
+
+def environment(task: Task, site: Path) -> dict[str, str]:
+    """This process's environment, with a `sitecustomize` in `site` importing `task.imports` on PYTHONPATH."""
+    env = dict(os.environ)
+    if task.imports:
+        site.mkdir()
+        (site / "sitecustomize.py").write_text("".join(f"import {module}\n" for module in task.imports))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
+    return env
 
 
 def solved(task: Task) -> Callable[[Progress], bool]:

@@ -430,8 +430,8 @@ PEERS = Part(
             "CartPole-v1 to a mean return of 475 from launch, at most {solve_s:g} s each, Sample Factory's APPO "
             "(`sf_examples.train_gym_env`, 2 workers x 20 envs, CPU) and seedrl's V-trace at {settings}; and Atari "
             "Pong training on the whole machine with 2 x {pong_envs} envs each, emulator frames/s over {window_s:g} s "
-            "after {warmup_s:g} s of warm-up, Sample Factory's Atari defaults (PPO, Nature CNN) and seedrl's V-trace "
-            "with the Nature CNN. A ratio is seedrl's figure over Sample Factory's in the same round. Sample Factory "
+            "after {warmup_s:g} s of warm-up, Sample Factory's Atari defaults (Nature CNN) sampling asynchronously "
+            "(APPO) and seedrl's V-trace with the Nature CNN. A ratio is seedrl's figure over Sample Factory's in the same round. Sample Factory "
             "runs in its own virtualenv (`benchmarks/peers/venv.py`, created on first use).",
     figures=(
         Figure("sf.time_to_475", "time to 475, Sample Factory", "s", 1,
