@@ -52,7 +52,7 @@ class Limits:
 
 
 FULL = Limits()
-QUICK = Limits(solve_s=20.0, pong_start_s=40.0, pong_warmup_s=3.0, pong_window_s=5.0)
+QUICK = Limits(solve_s=15.0, pong_start_s=40.0, pong_warmup_s=3.0, pong_window_s=10.0)  # Sample Factory reports every 5 s
 
 
 def ratio(ours: Value, theirs: Value) -> Value:
