@@ -77,3 +77,9 @@ bench-all: $(STAMP)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
+
+.PHONY: bench-peers
+## seedrl against Sample Factory 2.1 on this machine, interleaved in one run (Sample Factory's virtualenv is made
+## on first use, in ~/.cache/seedrl/peers); the figures go into docs/benchmarks.md beside the others.
+bench-peers: $(STAMP)
+	$(BIN)/python -m benchmarks.run_all --only peers

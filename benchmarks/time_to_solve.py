@@ -13,7 +13,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,20 +30,27 @@ FULL_WINDOW = 100  # episodes in the mean return that counts as solved
 
 @dataclass(frozen=True)
 class TrainRun:
-    """One `seedrl train` run: its summary.json, the process's wall time (s) and the highest mean return of
-    the last 100 episodes among the run's TensorBoard summaries (None if it never finished 100 episodes)."""
+    """One `seedrl train` run: its summary.json, the process's wall time (s), the highest mean return of
+    the last 100 episodes among the run's TensorBoard summaries (None if it never finished 100 episodes),
+    the longest time between two of its summaries (s; a stalled learner writes none), and what the caller's
+    `inspect` read from the run folder before it was deleted."""
 
     summary: dict
     wall_seconds: float
     best_mean_return: float | None
+    longest_stall: float | None = None
+    details: dict = field(default_factory=dict)
 
 
 class TrainFailed(RuntimeError):
     """`seedrl train` exited with an error; the message ends with the learner log's last line."""
 
 
-def train_once(train_args: list[str], seed: int, max_seconds: float) -> TrainRun:
-    """One `seedrl train` run from an empty run folder, stopped after `max_seconds` at the latest."""
+def train_once(
+    train_args: list[str], seed: int, max_seconds: float, inspect: Callable[[Path], dict] | None = None
+) -> TrainRun:
+    """One `seedrl train` run from an empty run folder, stopped after `max_seconds` at the latest;
+    `inspect(run folder)` reads more from the folder before it is deleted."""
     with tempfile.TemporaryDirectory() as logdir:
         folder = RunFolder(Path(logdir))
         started = time.monotonic()
@@ -58,7 +66,8 @@ def train_once(train_args: list[str], seed: int, max_seconds: float) -> TrainRun
             raise TrainFailed(f"seedrl train exited with {process.returncode}; the learner's log ends: "
                               f"{lines[-1] if lines else '(no log)'}")
         summary = json.loads(folder.summary.read_text())
-        return TrainRun(summary, wall, best_mean_return(folder.path))
+        details = inspect(folder.path) if inspect is not None else {}
+        return TrainRun(summary, wall, best_mean_return(folder.path), longest_stall(folder.path), details)
 
 
 def best_mean_return(logdir: Path) -> float | None:
@@ -71,6 +80,16 @@ def best_mean_return(logdir: Path) -> float | None:
     _, at_return, at_episodes = np.intersect1d(returns.steps, episodes.steps, assume_unique=True, return_indices=True)
     full = episodes.values[at_episodes] >= FULL_WINDOW
     return float(returns.values[at_return][full].max()) if full.any() else None
+
+
+def longest_stall(logdir: Path) -> float | None:
+    """The longest time in seconds between two consecutive summaries of the run folder `logdir` (the learner
+    writes one every few seconds while it trains); None with fewer than two."""
+    files = sorted(RunFolder(logdir).tensorboard.glob(EVENT_FILES))
+    frames = read_scalars(files, (m.ENV_FRAMES.name,)).get(m.ENV_FRAMES.name)
+    if frames is None or len(frames.wall_times) < 2:
+        return None
+    return float(np.diff(np.sort(frames.wall_times)).max())
 
 
 def main() -> None:

@@ -14,9 +14,15 @@ from typing import Any
 from benchmarks.envs_families import CASES, case_label, case_rate
 from benchmarks.load import run_load
 from benchmarks.on_policy import AGENTS, BASELINE, TRAIN_ARGS
+from benchmarks.peers.compare import FULL as FULL_PEERS
+from benchmarks.peers.compare import PONG_ENVS, QUICK as QUICK_PEERS, SEEDRL_CARTPOLE, Limits, measure_round
+from benchmarks.peers.venv import PeerUnavailable, peer_python
 from benchmarks.pong_learning import UNROLL_LENGTH, pong_args
+from benchmarks.pong_system import DEFAULTS as PONG_SYSTEM, dedicated_cores, measure_layout
 from benchmarks.replay import replay_rates, train_steps_per_second
-from benchmarks.suite.figures import Figure, Value
+from benchmarks.scaling import ACTORS as SCALING_ACTORS
+from benchmarks.scaling import measure_setting
+from benchmarks.suite.figures import Figure, Health, Value
 from benchmarks.suite.machine import gpu_names
 from benchmarks.system import measure_train
 from benchmarks.throughput import measure_config
@@ -36,10 +42,14 @@ class Windows:
     replay_s: float = 3.0  # each replay rate and each agent's train steps
     gpu_s: float = 30.0  # the Pong learner, after its warm-up
     gpu_warmup_s: float = 20.0
+    scaling_limit_s: float = 300.0  # one CartPole run at one env count, start-up included
+    pong_s: float = 15.0  # each of the Pong overhead's rates
+    peers: Limits = FULL_PEERS
 
 
 FULL = Windows()
-QUICK = Windows(overhead_s=3, solve_limit_s=40, latency_s=2, envs_s=2, replay_s=0.5, gpu_s=10, gpu_warmup_s=10)
+QUICK = Windows(overhead_s=3, solve_limit_s=40, latency_s=2, envs_s=2, replay_s=0.5, gpu_s=10, gpu_warmup_s=10,
+                scaling_limit_s=25, pong_s=3, peers=QUICK_PEERS)
 
 
 @dataclass
@@ -58,8 +68,8 @@ class NotMeasured(Exception):
 
 @dataclass(frozen=True)
 class Part:
-    """A named part: its doc title, its meaning (a format string over `settings`), its figures, and how
-    to measure one run (windows, run index -> Measured)."""
+    """A named part: its doc title, its meaning (a format string over `settings`), its figures, how to measure
+    one run (windows, run index -> Measured), and the cases whose runs are checked for collapse."""
 
     name: str
     title: str
@@ -67,6 +77,7 @@ class Part:
     figures: tuple[Figure, ...]
     settings: Callable[[Windows], dict[str, Any]]
     measure: Callable[[Windows, int], Measured]
+    health: tuple[Health, ...] = ()  # cases whose runs are checked for collapse (benchmarks.suite.figures)
 
     def figure(self, key: str) -> Figure:
         """The figure named `key`; KeyError if the part has none."""
@@ -104,6 +115,48 @@ OVERHEAD = Part(
 )
 
 
+# --- 1b. Framework overhead at Atari's step cost: Pong, the IMPALA network, the whole machine and a learner core.
+PONG_LEARNER_CORES = 1
+
+
+def measure_pong(windows: Windows, run: int) -> Measured:
+    """benchmarks.pong_system's two layouts: every process on every core, and the learner on a core of its own."""
+    try:
+        alone, system = measure_layout(windows.pong_s)
+        values: dict[str, Value] = {"machine_alone": alone, "machine_system": system, "machine_ratio": system / alone}
+        split = dedicated_cores(PONG_LEARNER_CORES)
+        if split is not None:
+            alone, system = measure_layout(windows.pong_s, *split)
+            values.update(actors_alone=alone, actors_system=system, actors_ratio=system / alone)
+    except MissingEnvPackage as reason:
+        raise NotMeasured(str(reason)) from None
+    return Measured(values)
+
+
+PONG = Part(
+    name="pong",
+    title="Framework overhead on Pong",
+    meaning="Atari Pong ({backend}, SEED's preprocessing), {actors} actors x {envs} envs in {streams} streams each, "
+            "{window_s:g} s windows, rates in agent steps/s (4 emulator frames each): (a) the actor processes "
+            "stepping random actions alone, (b) the whole system serving an untrained policy with the {torso} "
+            "network (`--inference-only`). On the whole machine (every process on every core) b/a is the share of "
+            "the machine's env rate the system keeps. With the learner on {learner_cores} core of its own and the "
+            "actors on the others (in (a) as in (b)), b/a is the actors' share of their own cores' rate: what an "
+            "actor pod keeps when the learner has a node of its own, not the machine's overhead "
+            "(`python -m benchmarks.pong_system`).",
+    figures=(
+        Figure("machine_alone", "(a) envs alone, whole machine", "steps/s"),
+        Figure("machine_system", "(b) system, whole machine", "steps/s"),
+        Figure("machine_ratio", "b/a, whole machine", "ratio", 3),
+        Figure("actors_alone", "(a) envs alone, actor cores", "steps/s"),
+        Figure("actors_system", "(b) system, learner on its own core", "steps/s"),
+        Figure("actors_ratio", "b/a, actors' share with the learner on its own core", "ratio", 3),
+    ),
+    settings=lambda w: {**PONG_SYSTEM, "window_s": w.pong_s, "learner_cores": PONG_LEARNER_CORES},
+    measure=measure_pong,
+)
+
+
 # --- 2. CartPole time to a mean return of 475 and FPS, every discrete-action agent (docs/agents.md): V-trace with
 # the README's command, the on-policy presets as benchmarks.on_policy runs them, R2D2 with its learning test's settings.
 CARTPOLE_ARGS: dict[str, list[str]] = {
@@ -126,6 +179,7 @@ def measure_cartpole(windows: Windows, run: int) -> Measured:
         measured.values[f"{agent}.time_to_475"] = result.summary["solved_at_seconds"]
         measured.values[f"{agent}.fps"] = result.summary["fps"]
         measured.values[f"{agent}.best_return"] = result.best_mean_return
+        measured.values[f"{agent}.stall_s"] = result.longest_stall
         restarts = {kind: result.summary[f"{kind}_restarts"] for kind in ("learner", "actor")}
         if any(restarts.values()):
             measured.errors[agent] = (f"processes exited and were restarted ({restarts['learner']} learner, "
@@ -153,6 +207,8 @@ CARTPOLE = Part(
     ),
     settings=lambda w: {"limit_s": w.solve_limit_s, "agents": list(CARTPOLE_ARGS)},
     measure=measure_cartpole,
+    health=tuple(Health(agent, f"{agent}.fps", f"{agent}.best_return", f"{agent}.stall_s", covers=(f"{agent}.",))
+                 for agent in CARTPOLE_ARGS),
 )
 
 
@@ -293,4 +349,109 @@ GPU_PONG = Part(
     measure=measure_gpu_pong,
 )
 
-PARTS: tuple[Part, ...] = (OVERHEAD, CARTPOLE, LATENCY, ENVS, REPLAY, GPU_PONG)
+# --- 7. Sample efficiency against the number of envs: the same V-trace command at 2 x 16, 2 x 64 and 2 x 128 envs.
+SCALING_ENVS = (16, 64, 128)
+
+
+def measure_scaling(windows: Windows, run: int) -> Measured:
+    """`seedrl train` to 475 at each env count with seed `run`; frames to 475 over the 2 x 16 run's."""
+    measured = Measured({})
+    for envs in SCALING_ENVS:
+        try:
+            result = measure_setting(envs, run, (), windows.scaling_limit_s)
+        except TrainFailed as error:
+            measured.errors[f"2x{envs}"] = str(error)
+            continue
+        measured.values.update({f"2x{envs}.{key}": result[key] for key in (
+            "frames_to_475", "seconds_to_475", "fps", "best_return", "stall_s", "batch_size", "policy_lag")})
+    base = measured.values.get(f"2x{SCALING_ENVS[0]}.frames_to_475")
+    for envs in SCALING_ENVS[1:]:
+        frames = measured.values.get(f"2x{envs}.frames_to_475")
+        measured.values[f"ratio.2x{envs}.frames"] = frames / base if frames and base else None
+    return measured
+
+
+SCALING = Part(
+    name="scaling",
+    title="CartPole: sample efficiency vs envs",
+    meaning="The README's command (V-trace, batch_size auto) at {actors} actors x {envs} envs per actor, from an empty "
+            "run folder, seed = run index, stopped at a mean return of 475 or {limit_s:g} s: frames and seconds to "
+            "475, FPS, the batch the rule chose and the median policy lag; the ratio is the frames to 475 over the "
+            "2 x 16 run's of the same round (`python -m benchmarks.scaling` has every diagnostic).",
+    figures=tuple(
+        figure
+        for envs in SCALING_ENVS
+        for figure in (
+            Figure(f"2x{envs}.frames_to_475", f"frames to 475, 2 x {envs}", "frames",
+                   fallback=Figure(f"2x{envs}.best_return", BEST_RETURN, "", 1)),
+            Figure(f"2x{envs}.seconds_to_475", f"time to 475, 2 x {envs}", "s", 1),
+            Figure(f"2x{envs}.fps", f"FPS (run average), 2 x {envs}", "frames/s"),
+            Figure(f"2x{envs}.batch_size", f"batch (unrolls), 2 x {envs}", "unrolls"),
+            Figure(f"2x{envs}.policy_lag", f"policy lag (median), 2 x {envs}", "steps", 1),
+            *((Figure(f"ratio.2x{envs}.frames", f"frames to 475 over 2 x 16's, 2 x {envs}", "ratio", 2),)
+              if envs != SCALING_ENVS[0] else ()),
+        )
+    ),
+    settings=lambda w: {"actors": SCALING_ACTORS, "envs": ", ".join(map(str, SCALING_ENVS)),
+                        "limit_s": w.scaling_limit_s},
+    measure=measure_scaling,
+    health=tuple(Health(f"2x{envs}", f"2x{envs}.fps", f"2x{envs}.best_return", f"2x{envs}.stall_s",
+                        covers=(f"2x{envs}.", f"ratio.2x{envs}.")) for envs in SCALING_ENVS),
+)
+
+
+# --- 8. A peer on the same machine in the same run: Sample Factory 2.1 (APPO), benchmarks.peers.
+def measure_peers(windows: Windows, run: int) -> Measured:
+    try:
+        peer_python()
+    except PeerUnavailable as reason:
+        raise NotMeasured(str(reason)) from None
+    return Measured(measure_round(run, windows.peers))
+
+
+def peer_figures(setting: str) -> tuple[Figure, ...]:
+    """seedrl's figures at one CartPole setting (`2x16`) and their ratios to Sample Factory's."""
+    shown = f"seedrl {setting.replace('x', ' x ')}"
+    return (
+        Figure(f"{setting}.time_to_475", f"time to 475, {shown}", "s", 1,
+               fallback=Figure(f"{setting}.best_return", BEST_RETURN, "", 1)),
+        Figure(f"{setting}.frames_to_475", f"frames to 475, {shown}", "frames"),
+        Figure(f"{setting}.fps", f"FPS (run average), {shown}", "frames/s"),
+        Figure(f"ratio.{setting}.time_to_475", f"time to 475 over SF's, {shown}", "ratio", 2),
+        Figure(f"ratio.{setting}.frames_to_475", f"frames to 475 over SF's, {shown}", "ratio", 2),
+        Figure(f"ratio.{setting}.fps", f"FPS over SF's, {shown}", "ratio", 2),
+    )
+
+
+PEERS = Part(
+    name="peers",
+    title="Against Sample Factory 2.1",
+    meaning="Interleaved in each round, in alternating order (`make bench-peers`, `python -m benchmarks.peers`): "
+            "CartPole-v1 to a mean return of 475 from launch, at most {solve_s:g} s each, Sample Factory's APPO "
+            "(`sf_examples.train_gym_env`, 2 workers x 20 envs, CPU) and seedrl's V-trace at {settings}; and Atari "
+            "Pong training on the whole machine with 2 x {pong_envs} envs each, emulator frames/s over {window_s:g} s "
+            "after {warmup_s:g} s of warm-up, Sample Factory's Atari defaults (Nature CNN) sampling asynchronously "
+            "(APPO) and seedrl's V-trace with the Nature CNN. A ratio is seedrl's figure over Sample Factory's in the same round. Sample Factory "
+            "runs in its own virtualenv (`benchmarks/peers/venv.py`, created on first use).",
+    figures=(
+        Figure("sf.time_to_475", "time to 475, Sample Factory", "s", 1,
+               fallback=Figure("sf.best_return", BEST_RETURN, "", 1)),
+        Figure("sf.frames_to_475", "frames to 475, Sample Factory", "frames"),
+        Figure("sf.fps", "FPS (run average), Sample Factory", "frames/s"),
+        *(figure for setting in SEEDRL_CARTPOLE for figure in peer_figures(setting)),
+        Figure("sf.pong.fps", "Pong FPS, Sample Factory", "frames/s"),
+        Figure("pong.fps", "Pong FPS, seedrl", "frames/s"),
+        Figure("ratio.pong.fps", "Pong FPS over SF's", "ratio", 2),
+    ),
+    settings=lambda w: {"solve_s": w.peers.solve_s, "settings": " and ".join(s.replace("x", " x ")
+                                                                             for s in SEEDRL_CARTPOLE),
+                        "pong_envs": PONG_ENVS, "window_s": w.peers.pong_window_s, "warmup_s": w.peers.pong_warmup_s},
+    measure=measure_peers,
+    health=(
+        Health("sf", "sf.fps", "sf.best_return", "sf.stall_s", covers=("sf.", "ratio.")),
+        *(Health(setting, f"{setting}.fps", f"{setting}.best_return", f"{setting}.stall_s",
+                 covers=(f"{setting}.", f"ratio.{setting}.")) for setting in SEEDRL_CARTPOLE),
+    ),
+)
+
+PARTS: tuple[Part, ...] = (OVERHEAD, PONG, CARTPOLE, SCALING, PEERS, LATENCY, ENVS, REPLAY, GPU_PONG)

@@ -8,12 +8,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from benchmarks.suite.figures import Figure, median_text, spread_text, summarize
-from benchmarks.suite.parts import Part
+from benchmarks.suite.figures import COLLAPSE_FRACTION, STALL_S, Figure, collapsed, median_text, spread_text, summarize
+from benchmarks.suite.parts import CARTPOLE, Part
 from benchmarks.suite.results import PartRecord, Results
 
 BEGIN = "<!-- run_all:begin -->"
 END = "<!-- run_all:end -->"
+README_BEGIN = "<!-- run_all:readme:begin -->"  # README.md's claim about training speed
+README_END = "<!-- run_all:readme:end -->"
 NEW_DOC = f"# Benchmarks\n\n{BEGIN}\n{END}\n"
 
 
@@ -21,22 +23,22 @@ class MarkerError(ValueError):
     """The doc does not have exactly one BEGIN line followed by one END line."""
 
 
-def check_markers(document: str, name: str) -> None:
-    """MarkerError naming the doc unless it holds BEGIN once, then END once."""
-    begins, ends = document.count(BEGIN), document.count(END)
-    if begins != 1 or ends != 1 or document.index(END) < document.index(BEGIN):
+def check_markers(document: str, name: str, begin: str = BEGIN, end: str = END) -> None:
+    """MarkerError naming the doc unless it holds `begin` once, then `end` once."""
+    begins, ends = document.count(begin), document.count(end)
+    if begins != 1 or ends != 1 or document.index(end) < document.index(begin):
         raise MarkerError(
-            f"{name} must hold one {BEGIN!r} line and, after it, one {END!r} line around the generated section "
+            f"{name} must hold one {begin!r} line and, after it, one {end!r} line around the generated section "
             f"(found {begins} and {ends}); add them where the figures belong"
         )
 
 
-def replace_region(document: str, region: str, name: str) -> str:
+def replace_region(document: str, region: str, name: str, begin: str = BEGIN, end: str = END) -> str:
     """`document` with everything between its markers replaced by `region`; MarkerError if they are not right."""
-    check_markers(document, name)
-    head, rest = document.split(BEGIN)
-    _, tail = rest.split(END)
-    return f"{head}{BEGIN}\n{region.strip()}\n{END}{tail}"
+    check_markers(document, name, begin, end)
+    head, rest = document.split(begin)
+    _, tail = rest.split(end)
+    return f"{head}{begin}\n{region.strip()}\n{end}{tail}"
 
 
 def read_doc(path: Path) -> str:
@@ -52,26 +54,54 @@ def machine_line(machine: Mapping) -> str:
             f"{machine['platform']}, Python {machine['python']}, TensorFlow {machine['tensorflow']}, {gpus}")
 
 
-def figure_row(title: str, record: PartRecord, figure: Figure) -> str:
-    """One row of the table: `title` (the part's, on its first row), the figure, its median, spread and unit."""
+Flags = dict[str, dict[int, str]]  # case -> {run index: why it was left out}
+
+
+def flags(part: Part, record: PartRecord) -> Flags:
+    """The part's runs flagged as collapsed, per case (benchmarks.suite.figures.collapsed)."""
+    return {health.case: found for health in part.health if (found := collapsed(record.runs, health))}
+
+
+def dropped(part: Part, found: Flags, key: str) -> set[int]:
+    """The runs whose figure `key` is left out: those flagged in a case that covers the key."""
+    return {index for health in part.health if key.startswith(health.covers) for index in found.get(health.case, {})}
+
+
+def figure_row(title: str, part: Part, record: PartRecord, figure: Figure, found: Flags) -> str:
+    """One row of the table: `title` (the part's, on its first row), the figure, its median, spread, runs and unit.
+
+    The runs column says how many runs the median is over: for a figure a run may not reach, how many reached it
+    (the success rate); runs flagged as collapsed are left out and counted apart.
+    """
     if record.not_measured:
-        median, spread = f"not measured: {record.not_measured}", ""
+        median, spread, runs = f"not measured: {record.not_measured}", "", ""
     elif figure.key in record.skipped:
-        median, spread = "skipped (see below)", ""
-    elif not (values := record.values(figure.key)):
-        median, spread = "failed (see below)" if record.errors else "not measured", ""
+        median, spread, runs = "skipped (see below)", "", ""
+    elif not (values := record.values(figure.key, left_out := dropped(part, found, figure.key))):
+        why = "left out as collapsed (see below)" if left_out else "failed (see below)" if record.errors else "not measured"
+        median, spread, runs = why, "", ""
     else:
         summary = summarize(values)
-        missed = record.values_where_not_reached(figure.key, figure.fallback.key) if figure.fallback else []
+        missed = (record.values_where_not_reached(figure.key, figure.fallback.key, left_out)
+                  if figure.fallback else [])
         fallback = summarize(missed) if missed else None
         median, spread = median_text(figure, summary, fallback), spread_text(figure, summary)
-    return f"| {title} | {figure.label} | {median} | {spread} | {figure.unit} |"
+        runs = f"{summary.reached}/{summary.runs} reached" if figure.fallback else f"{summary.runs}"
+    if record.runs and (count := len(dropped(part, found, figure.key))):
+        runs += f" (+{count} flagged)"
+    return f"| {title} | {figure.label} | {median} | {spread} | {runs} | {figure.unit} |"
 
 
-def part_notes(part: Part, record: PartRecord) -> list[str]:
-    """The part's meaning line, then a line per skipped case and per error."""
-    lines = [f"- **{part.title}** (`--only {part.name}`): {part.meaning.format(**record.settings)}"]
+def part_notes(part: Part, record: PartRecord, found: Flags, results: Results) -> list[str]:
+    """The part's meaning line (and when it was measured, where that differs from the section's), then a line
+    per skipped case, per flagged run and per error."""
+    when = ""
+    if record.date and record.date[:10] != results.machine["date"][:10]:
+        when = f" Measured on {record.date[:10]} by `{record.command}`."
+    lines = [f"- **{part.title}** (`--only {part.name}`): {part.meaning.format(**record.settings)}{when}"]
     lines += [f"  - Skipped {case}: {reason}" for case, reason in record.skipped.items()]
+    lines += [f"  - Run {index + 1}, {case}: left out as collapsed ({why})"
+              for case, runs in found.items() for index, why in sorted(runs.items())]
     lines += [f"  - Error in {error}" for error in record.errors]
     return lines
 
@@ -90,22 +120,25 @@ def render(
         "## Every figure in one run: `make bench-all` (`python -m benchmarks.run_all`)",
         "",
         f"Written by `{results.command}` on {machine['date'][:10]} ({results.wall_seconds / 60:.1f} min of wall "
-        f"time): {machine_line(machine)}. Each figure is the median of {results.repeats} "
-        f"run{'s' if results.repeats != 1 else ''}, with the lowest and highest run as its spread; a ratio is taken "
-        "within one run, against a baseline measured in that run. This section is generated: the raw figures of "
-        f"every run are in `{results_path}`, and `python -m benchmarks.run_all --from-json {results_path}` "
-        "writes it again from them.",
+        f"time): {machine_line(machine)}. Each figure is the median of its runs ({results.repeats} "
+        f"round{'s' if results.repeats != 1 else ''}; the runs column counts them), with the lowest and highest run "
+        "as its spread; a ratio is taken within one run, against a baseline measured in that run. A run that "
+        f"collapsed (FPS below {COLLAPSE_FRACTION:g} of its siblings', no full window of 100 episodes, or no "
+        f"progress for {STALL_S:g} s) is left out of the median and spread and listed under its part. This section "
+        f"is generated: the raw figures of every run are in `{results_path}`, and `python -m benchmarks.run_all "
+        f"--from-json {results_path}` writes it again from them.",
     ]
     if results.quick:
         lines += ["", "**A `--quick` smoke run**: short windows and time limits, so these figures are not comparable."]
-    lines += ["", "| part | figure | median | spread (min–max) | unit |", "|---|---|---:|---:|---|"]
+    found = {part.name: flags(part, results.parts[part.name]) for part in ran}
+    lines += ["", "| part | figure | median | spread (min–max) | runs | unit |", "|---|---|---:|---:|---:|---|"]
     lines += [
-        figure_row(part.title if index == 0 else "", results.parts[part.name], figure)
+        figure_row(part.title if index == 0 else "", part, results.parts[part.name], figure, found[part.name])
         for part in ran for index, figure in enumerate(part.figures)
     ]
     lines += ["", "What each part measures:", ""]
     for part in ran:
-        lines += part_notes(part, results.parts[part.name])
+        lines += part_notes(part, results.parts[part.name], found[part.name], results)
     not_run = [part.name for part in parts if part.name not in results.parts]
     if not_run:
         lines += ["", f"Not run this time (`--only`): {', '.join(not_run)}."]
@@ -113,3 +146,23 @@ def render(
         if part.name in images:
             lines += ["", f"![{part.title}]({images[part.name]})"]
     return "\n".join(lines) + "\n"
+
+
+def readme_claim(results: Results, doc: str) -> str | None:
+    """README.md's sentence on how fast `make train` solves CartPole, from the cartpole part's V-trace runs
+    (the README's command); None when the results have none."""
+    record = results.parts.get("cartpole")
+    if record is None or not record.runs or results.quick:
+        return None
+    left_out = dropped(CARTPOLE, flags(CARTPOLE, record), "vtrace.")
+    times = summarize(record.values("vtrace.time_to_475", left_out))
+    fps = summarize(record.values("vtrace.fps", left_out))
+    if times.median is None or fps.median is None:
+        return (f"In the last benchmark run it did not reach 475 in most runs ({times.reached}/{times.runs}; "
+                f"[{doc}]({doc})).")
+    date = (record.date or results.machine["date"])[:10]
+    return (f"On a {results.machine['cpus']}-core machine it reaches a mean return of 475 in a median "
+            f"{times.median:.1f} s of wall time, start-up included ({times.low:.1f}–"
+            f"{'not reached' if times.reached < times.runs else f'{times.high:.1f}'} s; {times.reached} of "
+            f"{times.runs} runs reached it), at {fps.median:,.0f} frames/s on average, measured on {date} "
+            f"([{doc}]({doc}), generated from `benchmarks/results/`).")

@@ -10,6 +10,7 @@ A run's value is a number, or null where the run did not get there (benchmarks.s
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,21 +21,25 @@ from benchmarks.suite.figures import Value
 @dataclass
 class PartRecord:
     """One part over all runs: its settings, one dict of figures per completed run, cases skipped (with the
-    reason), the errors of failed runs, and why it was not measured at all (None if it was)."""
+    reason), the errors of failed runs, why it was not measured at all (None if it was), and when and by which
+    command it was measured (None: as the whole `Results` says)."""
 
     settings: dict[str, Any]
     runs: list[dict[str, Value]] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     not_measured: str | None = None
+    date: str | None = None
+    command: str | None = None
 
-    def values(self, key: str) -> list[Value]:
-        """The figure `key` of every run that has it."""
-        return [run[key] for run in self.runs if key in run]
+    def values(self, key: str, dropped: Collection[int] = ()) -> list[Value]:
+        """The figure `key` of every run that has it, but the runs numbered in `dropped`."""
+        return [run[key] for index, run in enumerate(self.runs) if key in run and index not in dropped]
 
-    def values_where_not_reached(self, key: str, other: str) -> list[Value]:
-        """The figure `other` of every run that has `key` but did not reach it (None)."""
-        return [run[other] for run in self.runs if key in run and run[key] is None and other in run]
+    def values_where_not_reached(self, key: str, other: str, dropped: Collection[int] = ()) -> list[Value]:
+        """The figure `other` of every run that has `key` but did not reach it (None), but the runs in `dropped`."""
+        return [run[other] for index, run in enumerate(self.runs)
+                if key in run and run[key] is None and other in run and index not in dropped]
 
 
 @dataclass

@@ -98,6 +98,7 @@ class LocalRun:
         status: pb.LearnerStatus | None = None
         first_frames: int | None = None
         solved_at: float | None = None
+        solved_frames: int | None = None
         reason = "interrupted"
         try:
             while not self._interrupted:
@@ -117,7 +118,7 @@ class LocalRun:
                     solved_at is None and self.solve_return is not None and status.episodes >= 100
                     and status.mean_return_100 >= self.solve_return
                 ):
-                    solved_at = elapsed
+                    solved_at, solved_frames = elapsed, status.frames
                     if config.stop_at_return is not None:
                         reason = "solved"
                         break
@@ -138,6 +139,7 @@ class LocalRun:
             reason = f"failed: {final.end_message}"  # e.g. the final checkpoint could not be written
         wall = time.monotonic() - started
         summary = self._summary(status, first_frames, wall, solved_at, reason)
+        summary["solved_at_frames"] = solved_frames
         write_json(self.config.folder.summary, summary)
         self._out.write(f"stopped ({reason}); summary in {self.config.folder.summary}\n")
         return summary

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -70,7 +71,8 @@ class InferencePipeline:
     (`seedrl.learner.devices.acting`: the agent itself, or its copies on inference devices).
     Batches of different streams hold different slots; the slot table and the unrolls are
     touched under one lock, the model call runs outside it, so batches on several inference
-    devices overlap. A slot is released only once no batch in flight holds it.
+    devices overlap. A slot is released only once no batch in flight holds it. `serving` is told
+    the number of training slots (evaluation slots excluded) whenever a lease or a release changes it.
     """
 
     def __init__(
@@ -84,6 +86,7 @@ class InferencePipeline:
         metrics: m.Metrics,
         acting: Acting,
         collect_unrolls: bool = True,
+        serving: Callable[[int], None] | None = None,
     ):
         self._frames_per_step = spec.frames_per_step
         action = FieldSpec(spec.action_shape, spec.action_dtype)
@@ -104,12 +107,16 @@ class InferencePipeline:
         self._eval_episodes = metrics(m.EVAL_EPISODES)
         self._lock = threading.Condition()
         self._in_flight = np.zeros(capacity, bool)
+        self._serving = serving
+        self._train_slots = 0
 
     def lease(self, count: int, evaluation: bool = False) -> np.ndarray:
         """Lease `count` fresh slots (state reset, no partial unroll); evaluation slots act greedily."""
         with self._lock:
             slots = self.slots.lease(count, evaluation)
             self._unrolls.reset(slots)
+            if not evaluation:
+                self._count_train_slots(count)
             return slots
 
     def release(self, slots: np.ndarray) -> None:
@@ -117,7 +124,13 @@ class InferencePipeline:
         with self._lock:
             self._lock.wait_for(lambda: not self._in_flight[slots].any())
             self._unrolls.reset(slots)
+            self._count_train_slots(-int((~self.slots.evaluation[slots]).sum()))
             self.slots.release(slots)
+
+    def _count_train_slots(self, change: int) -> None:
+        self._train_slots += change
+        if self._serving is not None and change:
+            self._serving(self._train_slots)
 
     def process(self, requests: list[StepRequest]) -> list[np.ndarray]:
         """Serve one batch; returns the actions of each request, [K_i, *action_shape]."""

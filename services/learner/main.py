@@ -34,6 +34,7 @@ from seedrl.learner.auth import interceptors, server_credentials
 from seedrl.learner.batcher import DeadlineBatcher
 from seedrl.learner.checkpoints import Checkpointer
 from seedrl.spec.learner import LearnerConfig
+from seedrl.spec.scaling import BatchRule
 from seedrl.learner.devices.acting import Acting, InferenceCopies, LiveActing
 from seedrl.learner.devices.plan import DevicePlan
 from seedrl.learner.devices.precision import mixed_precision
@@ -92,12 +93,13 @@ class Learner:
             fields = unroll_fields(self.agent, self.spec)
             self.queue: UnrollQueue | ReplayTable = build_replay_table(self.agent, fields, self.metrics, config.seed)
         else:
-            self.queue = UnrollQueue(capacity=config.unroll_queue_batches * self.agent.batch_size)
+            self.queue = UnrollQueue(self.agent.batch_size, config.unroll_queue_batches)
             export_replay_metrics(self.metrics)
         self.pipeline = InferencePipeline(
             self.agent, self.spec, config.inference.max_slots, self.queue, self.stats, self.eval_stats, self.metrics,
             self.acting,
             collect_unrolls=not config.inference_only,
+            serving=self.queue.serve if isinstance(self.queue, UnrollQueue) else None,
         )
         config.folder.tensorboard.mkdir(parents=True, exist_ok=True)
         self.trainer = Trainer(
@@ -246,9 +248,10 @@ def export_device_plan(plan: DevicePlan, metrics: m.Metrics) -> None:
         metrics(m.LEARNER_DEVICES, use="shared" if plan.shared and index == 0 else "training", device=device).set(1)
 
 
-def check_batch_split(config: LearnerConfig, batch_size: int, replicas: int) -> None:
-    """Each training replica takes an equal share of a batch: the agent's batch_size must divide evenly."""
-    if batch_size % replicas:
+def check_batch_split(config: LearnerConfig, batch_size: int | BatchRule, replicas: int) -> None:
+    """Each training replica takes an equal share of a batch: the agent's batch_size must divide evenly
+    (an automatic one is sized so that it does)."""
+    if isinstance(batch_size, int) and batch_size % replicas:
         section = config.agent if config.agent in ("vtrace", "r2d2", "sac") else "policy_gradient"
         raise ValueError(
             f"{section}.batch_size ({batch_size}) must be a multiple of the {replicas} training devices"

@@ -47,7 +47,7 @@ def time_major(unrolls: Unrolls) -> TrainingBatch:
 
 
 class Trainer(threading.Thread):
-    """Takes `agent.batch_size` unrolls at a time and trains until `total_frames`.
+    """Takes a batch of unrolls at a time (`agent.batch_size`; the queue's) and trains until `total_frames`.
 
     `queue` is the agent's source of unrolls: an `UnrollQueue`, or a `ReplayTable` for a `ReplayAgent`.
     `acting` is told of every step, to keep inference devices' weights current.
@@ -149,7 +149,7 @@ class Trainer(threading.Thread):
             metrics, priorities = agent.train_prioritized(time_major(sample.unrolls), sample.weights, frames)
             self._queue.update_priorities(sample, priorities)
             return sample.unrolls, metrics
-        unrolls = self._queue.get_batch(batch_size, timeout=0.2)
+        unrolls = self._queue.get_batch(timeout=0.2)  # the queue's batch size, which may follow the actors
         self._queue_depth.set(len(self._queue))
         if unrolls is None:
             return None

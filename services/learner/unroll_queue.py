@@ -1,8 +1,11 @@
 """A bounded queue of finished unrolls between inference and the training thread.
 
-Capacity counts unrolls, not chunks. When the queue is full, `put` blocks the
-inference thread: actors then wait for actions, which bounds how far acting can
-run ahead of training (policy lag). `get_batch` hands out exactly B unrolls.
+The queue knows how many unrolls one train step takes: a fixed number, or a rule of the env
+slots leased for training (`batch_size: auto`, seedrl.spec.scaling), which inference reports as
+actors come and go (`serve`). It holds at most `batches` train steps' worth of unrolls, counted in
+unrolls, not chunks. When it is full, `put` blocks the inference thread: actors then wait for
+actions, which bounds how far acting can run ahead of training (policy lag). `get_batch` hands
+out exactly one batch, oldest unrolls first.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import threading
 from typing import Protocol
 
 from seedrl.learner.unrolls import Unrolls
+from seedrl.spec.scaling import BatchRule
 
 
 class UnrollSink(Protocol):
@@ -29,8 +33,18 @@ class QueueClosed(Exception):
 
 
 class UnrollQueue:
-    def __init__(self, capacity: int):
-        self.capacity = capacity
+    """Finished unrolls, oldest first, at most `batches` train batches of them.
+
+    `batch_size` is the unrolls of one train step: an int, or a `BatchRule` applied to the env
+    slots last reported by `serve` (0 until then).
+    """
+
+    def __init__(self, batch_size: int | BatchRule, batches: int = 2):
+        if batches < 1:
+            raise ValueError(f"batches ({batches}) must be at least 1")
+        self._rule = batch_size if callable(batch_size) else (lambda _slots, fixed=batch_size: fixed)
+        self._batches = batches
+        self._train_slots = 0
         self._chunks: collections.deque[Unrolls] = collections.deque()
         self._size = 0
         self._closed = False
@@ -38,6 +52,22 @@ class UnrollQueue:
 
     def __len__(self) -> int:
         return self._size
+
+    @property
+    def batch_size(self) -> int:
+        """Unrolls of the next train step."""
+        return self._rule(self._train_slots)
+
+    @property
+    def capacity(self) -> int:
+        """Unrolls the queue holds before `put` blocks."""
+        return self._batches * self.batch_size
+
+    def serve(self, train_slots: int) -> None:
+        """The env slots now leased for training (evaluation slots excluded): sizes an automatic batch."""
+        with self._changed:
+            self._train_slots = train_slots
+            self._changed.notify_all()  # a larger batch makes room for waiting producers
 
     def put(self, unrolls: Unrolls) -> None:
         """Append a chunk; blocks while the queue holds `capacity` unrolls or more."""
@@ -50,18 +80,24 @@ class UnrollQueue:
             self._size += len(unrolls)
             self._changed.notify_all()
 
-    def get_batch(self, batch_size: int, timeout: float | None = None) -> Unrolls | None:
-        """Take exactly `batch_size` unrolls (oldest first); None on timeout.
+    def get_batch(self, batch_size: int | None = None, timeout: float | None = None) -> Unrolls | None:
+        """Take exactly `batch_size` unrolls (default: `self.batch_size` when enough have arrived), oldest
+        first; None on timeout.
 
         Raises:
           QueueClosed: the queue was closed before enough unrolls arrived.
         """
+
+        def wanted() -> int:
+            return self.batch_size if batch_size is None else batch_size
+
         with self._changed:
-            if not self._changed.wait_for(lambda: self._size >= batch_size or self._closed, timeout):
+            if not self._changed.wait_for(lambda: self._size >= wanted() or self._closed, timeout):
                 return None
             if self._closed:
                 raise QueueClosed()
-            parts, needed = [], batch_size
+            parts, needed = [], wanted()
+            self._size -= needed
             while needed:
                 chunk = self._chunks.popleft()
                 if len(chunk) > needed:
@@ -69,7 +105,6 @@ class UnrollQueue:
                     chunk = chunk.select(slice(0, needed))
                 parts.append(chunk)
                 needed -= len(chunk)
-            self._size -= batch_size
             self._changed.notify_all()
         return Unrolls.concatenate(parts)
 

@@ -16,6 +16,8 @@ from pydantic import Field
 
 from seedrl.spec.base import SpecModel
 
+from seedrl.spec.scaling import AUTO, BatchSize
+
 PolicyLoss = Literal["vpg", "ppo", "vtrace", "awr", "vmpo"]
 AdvantageEstimator = Literal["gae", "vtrace", "n_step"]
 BatchMode = Literal["repeat", "shuffle", "split", "split_with_advantage_recomputation"]
@@ -99,7 +101,11 @@ class PolicyGradientConfig(SpecModel):
     min_std: float = Field(1e-3, ge=0, le=1e3, description="Gaussians: the smallest standard deviation.")
 
     # Data.
-    batch_size: int = Field(16, ge=1, le=4096, description="Unrolls per update (one update: epochs x minibatches gradient steps).")
+    batch_size: BatchSize = Field(
+        "auto", description="Unrolls per update (one update: epochs x minibatches gradient steps), or auto: one per "
+                            "auto_batch_slots env slots served for training, in whole multiples of minibatches (docs/agents.md).",
+    )
+    auto_batch_slots: int = Field(2, ge=1, le=4096, description="batch_size auto: env slots per unroll of an update.")
     unroll_length: int = Field(32, ge=1, le=1000, description="Transitions per unroll (T; unrolls hold T+1 steps).")
 
 
@@ -169,6 +175,8 @@ def check_combination(config: PolicyGradientConfig) -> None:
             raise ValueError(f"{name}: applies only with {decider} {allowed}, not {getattr(config, decider)}")
     if config.min_std >= config.initial_std:
         raise ValueError(f"min_std: must be below initial_std ({config.initial_std})")
+    if config.batch_size == AUTO:
+        return  # sized in whole multiples of minibatches x training replicas
     if config.batch_mode in SPLIT_MODES:
         transitions = config.batch_size * config.unroll_length
         if transitions % config.minibatches:
@@ -195,8 +203,11 @@ def check_network(config: PolicyGradientConfig, lstm_size: int) -> None:
 def check_replicas(config: PolicyGradientConfig, replicas: int) -> None:
     """Every training replica takes an equal share of each minibatch; ValueError naming the option if not.
 
-    (That the batch itself splits evenly is checked where the learner starts.)
+    (That the batch itself splits evenly is checked where the learner starts; an automatic batch is sized so
+    that it does.)
     """
+    if config.batch_size == AUTO:
+        return
     if config.batch_mode in SPLIT_MODES:
         size, units = config.batch_size * config.unroll_length // config.minibatches, "transitions"
     else:

@@ -8,6 +8,8 @@ from pydantic import Field
 
 from seedrl.spec.base import SpecModel
 
+from seedrl.spec.scaling import BatchSize
+
 
 class VTraceConfig(SpecModel):
     """V-trace / IMPALA hyperparameters (SEED RL's loss defaults; sizes tuned for small envs)."""
@@ -28,5 +30,9 @@ class VTraceConfig(SpecModel):
     reward_clipping: Literal["none", "abs_one"] = Field("none", description="Clip rewards to [-1, 1] (abs_one, for Atari) or not.")
 
     # Data.
-    batch_size: int = Field(16, ge=1, le=4096, description="Unrolls per train step.")
+    batch_size: BatchSize = Field(
+        "auto", description="Unrolls per train step, or auto: one per auto_batch_slots env slots served for training, "
+                            "so that policy lag stays the same as envs are added (docs/agents.md).",
+    )
+    auto_batch_slots: int = Field(2, ge=1, le=4096, description="batch_size auto: env slots per unroll of a train step.")
     unroll_length: int = Field(16, ge=1, le=1000, description="Transitions per unroll (T; unrolls hold T+1 steps).")

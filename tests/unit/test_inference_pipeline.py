@@ -22,7 +22,7 @@ from tests.unit.test_tensors_and_specs import cartpole_spec
 @pytest.fixture(params=[0, 8], ids=["mlp", "lstm"])
 def pipeline(request):
     agent = VTraceAgent(cartpole_spec(), VTraceConfig(unroll_length=2), total_frames=1000, network=NetworkConfig(lstm_size=request.param))
-    queue = UnrollQueue(capacity=100)
+    queue = UnrollQueue(batch_size=50)
     stats = EpisodeStats()
     pipe = InferencePipeline(agent, cartpole_spec(), 16, queue, stats, EpisodeStats(), m.Metrics("test", "learner"), LiveActing(agent, lambda: 7))
     return pipe, agent, queue, stats
@@ -30,7 +30,7 @@ def pipeline(request):
 
 def test_evaluation_slots_act_greedily_stay_out_of_training_and_report_their_own_return():
     agent = VTraceAgent(cartpole_spec(), VTraceConfig(unroll_length=2), total_frames=1000)
-    queue, stats, eval_stats = UnrollQueue(capacity=100), EpisodeStats(), EpisodeStats()
+    queue, stats, eval_stats = UnrollQueue(batch_size=50), EpisodeStats(), EpisodeStats()
     pipe = InferencePipeline(agent, cartpole_spec(), 16, queue, stats, eval_stats, m.Metrics("t", "learner"), LiveActing(agent, lambda: 0))
     train, evaluation = pipe.lease(3), pipe.lease(4, evaluation=True)
     obs = np.random.default_rng(0).normal(size=(4, 4)).astype(np.float32) * 3
@@ -103,7 +103,7 @@ def test_truncated_envs_get_the_value_of_their_final_observation(pipeline):
 
 def test_recurrent_state_is_kept_per_slot_and_reset_at_episode_starts():
     agent = VTraceAgent(cartpole_spec(), VTraceConfig(unroll_length=4), total_frames=1000, network=NetworkConfig(lstm_size=8))
-    pipe = InferencePipeline(agent, cartpole_spec(), 8, UnrollQueue(100), EpisodeStats(), EpisodeStats(), m.Metrics("t", "learner"), LiveActing(agent, lambda: 0))
+    pipe = InferencePipeline(agent, cartpole_spec(), 8, UnrollQueue(batch_size=50), EpisodeStats(), EpisodeStats(), m.Metrics("t", "learner"), LiveActing(agent, lambda: 0))
     slots = pipe.lease(2)
     pipe.process([request(slots, [0, 0])])
     before = tuple(component[slots].copy() for component in pipe.slots.state)
@@ -135,7 +135,7 @@ def test_batches_overlap_in_the_model_call_and_a_slot_is_released_only_after_its
         def refresh(self, steps):
             pass
 
-    queue = UnrollQueue(100)
+    queue = UnrollQueue(batch_size=50)
     pipe = InferencePipeline(agent, cartpole_spec(), 8, queue, EpisodeStats(), EpisodeStats(), m.Metrics("t", "learner"), Gated())
     first, second = pipe.lease(2), pipe.lease(3)
     results, released = {}, threading.Event()

@@ -45,8 +45,8 @@ def test_a_preset_option_the_chosen_estimator_does_not_read_falls_back_to_its_de
     ("vmpo", {"td_lambda": 0.9}, "td_lambda: applies only with advantage_estimator gae or vtrace"),
     ("policy_gradient", {"huber_delta": 2.0}, "huber_delta: applies only with value_loss huber"),
     ("policy_gradient", {"clip_rho_threshold": 2.0}, "clip_rho_threshold: applies only with advantage_estimator vtrace"),
-    ("ppo", {"minibatches": 3}, "minibatches: batch mode split splits"),
-    ("policy_gradient", {"batch_mode": "shuffle", "minibatches": 5}, "choose a divisor of batch_size"),
+    ("ppo", {"minibatches": 3, "batch_size": 16}, "minibatches: batch mode split splits"),
+    ("policy_gradient", {"batch_mode": "shuffle", "minibatches": 5, "batch_size": 16}, "choose a divisor of batch_size"),
     ("policy_gradient", {"initial_std": 0.01, "min_std": 0.1}, "min_std: must be below initial_std"),
 ])
 def test_invalid_combinations_are_rejected_naming_the_option(agent, options, message):

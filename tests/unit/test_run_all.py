@@ -7,6 +7,7 @@ from a real run's JSON.
 from __future__ import annotations
 
 import json
+import time
 
 import matplotlib.image
 import pytest
@@ -14,7 +15,9 @@ import pytest
 from benchmarks import run_all
 from benchmarks.suite.figures import Figure, Summary, median_text, spread_text, summarize
 from benchmarks.suite.parts import CARTPOLE, ENVS, GPU_PONG, LATENCY, OVERHEAD, Measured, NotMeasured, Part, Windows
-from benchmarks.suite.report import BEGIN, END, MarkerError, render, replace_region
+from benchmarks.suite.report import (
+    BEGIN, END, README_BEGIN, README_END, MarkerError, readme_claim, render, replace_region,
+)
 from benchmarks.suite.results import PartRecord, Results
 from benchmarks.time_to_solve import best_mean_return
 from seedrl.common import metrics as m
@@ -66,9 +69,9 @@ def small_results() -> Results:
 
 
 def rows(section: str) -> dict[str, list[str]]:
-    """The generated table's rows by figure label: [median, spread, unit]."""
+    """The generated table's rows by figure label: [median, spread, runs, unit]."""
     table = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| part ")]
-    return {cells[1]: cells[2:5] for cells in ([c.strip() for c in line.strip("|").split("|")] for line in table)}
+    return {cells[1]: cells[2:6] for cells in ([c.strip() for c in line.strip("|").split("|")] for line in table)}
 
 
 def test_the_median_counts_a_run_that_did_not_get_there_as_slower_than_all_that_did():
@@ -86,13 +89,13 @@ def test_medians_and_spreads_read_as_numbers_or_as_not_reached():
     assert (median_text(TIME, summarize([27.6, 24.1, 28.2]), None), spread_text(TIME, summarize([27.6, 24.1, 28.2]))) \
         == ("27.6", "24.1–28.2")
     partly = summarize([60.0, None, 90.0])
-    assert (median_text(TIME, partly, None), spread_text(TIME, partly)) == ("90.0 (2/3 reached)", "60.0–not reached")
+    assert (median_text(TIME, partly, None), spread_text(TIME, partly)) == ("90.0", "60.0–not reached")
     never = summarize([None, None, None])
     assert median_text(TIME, never, summarize([340.4, 384.3, 300.0])) == "not reached (best mean return 384.3)"
     assert median_text(TIME, never, summarize([None, None, None])) == "not reached"
     assert spread_text(TIME, never) == "0/3 reached"
     once = summarize([None, 41.0, None])
-    assert median_text(TIME, once, summarize([450.0, 430.5])) == "not reached (1/3 reached; best mean return 450.0)"
+    assert median_text(TIME, once, summarize([450.0, 430.5])) == "not reached (best mean return 450.0)"
     assert spread_text(TIME, once) == "41.0–not reached"
     assert median_text(Figure("r", "rate", "steps/s"), summarize([1234567.8]), None) == "1,234,568"
 
@@ -121,21 +124,21 @@ def test_the_section_states_the_machine_the_command_and_every_figure():
                      "benchmarks/results/latest.json")
     assert "`python -m benchmarks.run_all --repeats 3`" in section
     assert "2 CPUs (Test CPU 9000), 23.5 GiB of memory" in section and "TensorFlow 2.21.0, no GPU" in section
-    assert "2025-01-02" in section and "30.0 min" in section and "median of 3 runs" in section
+    assert "2025-01-02" in section and "30.0 min" in section and "median of its runs (3 rounds" in section
     table = rows(section)
-    assert table["time to 475, vtrace"] == ["27.6", "24.1–28.2", "s"]
-    assert table["time to 475, vpg"] == ["not reached (best mean return 384.3)", "0/3 reached", "s"]
-    assert table["time to 475, r2d2"] == ["90.0 (2/3 reached)", "60.0–not reached", "s"]
-    assert table["time to 475, awr"] == ["not reached (1/3 reached; best mean return 420.0)", "35.0–not reached", "s"]
-    assert table["FPS (run average), ppo"] == ["10,000", "10,000–10,000", "frames/s"]
-    assert table["overhead ratio b/a"] == ["0.143", "0.143–0.143", "ratio"]
+    assert table["time to 475, vtrace"] == ["27.6", "24.1–28.2", "3/3 reached", "s"]
+    assert table["time to 475, vpg"] == ["not reached (best mean return 384.3)", "0/3 reached", "0/3 reached", "s"]
+    assert table["time to 475, r2d2"] == ["90.0", "60.0–not reached", "2/3 reached", "s"]
+    assert table["time to 475, awr"] == ["not reached (best mean return 420.0)", "35.0–not reached", "1/3 reached", "s"]
+    assert table["FPS (run average), ppo"] == ["10,000", "10,000–10,000", "3", "frames/s"]
+    assert table["overhead ratio b/a"] == ["0.143", "0.143–0.143", "1", "ratio"]
     assert table["dmlab:explore_goal_locations_small"][0] == "skipped (see below)"
     assert "Skipped dmlab:explore_goal_locations_small: dmlab environments need the deepmind_lab module" in section
     assert "  - Error in run 2, vtrace: the learner exited and was restarted 1 time(s)" in section
     for figure in GPU_PONG.figures:
         assert table[figure.label][0] == "not measured: no GPU on this machine"
     assert "A run stops at 150 s" in section
-    assert "Not run this time (`--only`): latency, replay." in section
+    assert "Not run this time (`--only`): pong, scaling, peers, latency, replay." in section
     assert "![CartPole: time to 475 and FPS per agent](images/benchmarks/cartpole.png)" in section
     assert {figure.label for figure in LATENCY.figures}.isdisjoint(table)
 
@@ -145,7 +148,13 @@ def test_from_json_rewrites_the_section_and_draws_the_plots(tmp_path):
     doc.parent.mkdir()
     doc.write_text(DOC)
     small_results().save(results_path)
-    run_all.main(["--from-json", str(results_path), "--output", str(doc)])
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# seedrl\n\n{README_BEGIN}\nan old claim\n{README_END}\n\nmore\n")
+    run_all.main(["--from-json", str(results_path), "--output", str(doc), "--readme", str(readme)])
+    claim = readme.read_text()
+    assert "an old claim" not in claim and claim.endswith(f"{README_END}\n\nmore\n")
+    assert "in a median 27.6 s of wall time" in claim and "(24.1–28.2 s; 3 of 3 runs reached it)" in claim
+    assert "at 10,000 frames/s on average, measured on 2025-01-02" in claim
     written = doc.read_text()
     assert written.startswith("# Benchmarks\n\nAn intro written by hand.\n\n" + BEGIN)
     assert written.endswith(END + "\n\n## A hand-written section\n\n| kept | table |\n|---|---|\n")
@@ -162,12 +171,13 @@ def test_from_json_refuses_a_file_that_is_not_run_all_results_and_a_doc_without_
     doc, results_path = tmp_path / "benchmarks.md", tmp_path / "latest.json"
     results_path.write_text(json.dumps({"command": "x"}))
     doc.write_text(DOC)
+    no_readme = ["--readme", str(tmp_path / "no-README.md")]
     with pytest.raises(SystemExit, match="latest.json does not hold benchmarks.run_all results"):
-        run_all.main(["--from-json", str(results_path), "--output", str(doc)])
+        run_all.main(["--from-json", str(results_path), "--output", str(doc), *no_readme])
     small_results().save(results_path)
     doc.write_text("# Benchmarks\n\nno markers\n")
     with pytest.raises(SystemExit, match="benchmarks.md must hold one"):
-        run_all.main(["--from-json", str(results_path), "--output", str(doc)])
+        run_all.main(["--from-json", str(results_path), "--output", str(doc), *no_readme])
     assert doc.read_text() == "# Benchmarks\n\nno markers\n"
 
 
@@ -228,3 +238,82 @@ def test_the_best_mean_return_counts_only_summaries_over_100_episodes(tmp_path):
     writer.close()
     assert best_mean_return(tmp_path) == 420.5
     assert best_mean_return(tmp_path / "empty") is None
+
+
+def test_a_collapsed_run_is_flagged_and_left_out_of_its_agents_figures_not_folded_into_the_spread():
+    """Run 3's V-trace ran at a fifth of the others' FPS, run 2's PPO never finished 100 episodes, run 1's AWR
+    stalled for 45 s: each is left out of its own agent's figures only, and listed with the reason."""
+    runs = [cartpole_run({"vtrace": 30.0}, {}), cartpole_run({"vtrace": 31.0, "ppo": None}, {"ppo": None}),
+            cartpole_run({"vtrace": 120.0}, {})]
+    runs[2]["vtrace.fps"] = 2_000.0
+    runs[0]["awr.stall_s"] = 45.0
+    cartpole = PartRecord(settings={"limit_s": 150.0, "agents": list(CARTPOLE.settings(Windows())["agents"])}, runs=runs)
+    section = render(Results("cmd", 3, False, MACHINE, {"cartpole": cartpole}), run_all.PARTS, {}, "r.json")
+    table = rows(section)
+    assert table["time to 475, vtrace"] == ["30.5", "30.0–31.0", "2/2 reached (+1 flagged)", "s"]
+    assert table["FPS (run average), vtrace"][:3] == ["10,000", "10,000–10,000", "2 (+1 flagged)"]
+    assert table["time to 475, ppo"][2] == "2/2 reached (+1 flagged)"
+    assert table["time to 475, awr"][2] == "2/2 reached (+1 flagged)"
+    assert table["time to 475, vmpo"][2] == "3/3 reached"
+    assert "  - Run 3, vtrace: left out as collapsed (FPS 2,000 below 0.5 of the other runs' median 10,000)" in section
+    assert "  - Run 2, ppo: left out as collapsed (no full window of 100 episodes)" in section
+    assert "  - Run 1, awr: left out as collapsed (no progress for 45 s)" in section
+
+
+def test_only_keeps_the_other_parts_of_the_results_file_from_the_same_machine(tmp_path, monkeypatch):
+    """`--only envs` measures that part (a stand-in) and keeps the earlier cartpole figures, dated."""
+    results_path, doc = tmp_path / "latest.json", tmp_path / "benchmarks.md"
+    doc.write_text(DOC)
+    small_results().save(results_path)
+    later = {**MACHINE, "date": "2025-02-03T00:00:00+00:00"}
+    monkeypatch.setattr(run_all, "machine_facts", lambda: later)
+    envs = next(part for part in run_all.PARTS if part.name == "envs")
+    monkeypatch.setattr(run_all, "PARTS", tuple(
+        Part(p.name, p.title, p.meaning, p.figures, p.settings, lambda w, r: Measured({"gym:CartPole-v1": 5.0}))
+        if p is envs else p for p in run_all.PARTS))
+    run_all.main(["--only", "envs", "--repeats", "1", "--results", str(results_path), "--output", str(doc),
+                  "--readme", str(tmp_path / "none.md")])
+    kept = Results.load(results_path)
+    assert kept.parts["envs"].runs == [{"gym:CartPole-v1": 5.0}]
+    assert kept.parts["cartpole"].runs == small_results().parts["cartpole"].runs
+    section = doc.read_text()
+    assert "Measured on 2025-01-02 by `python -m benchmarks.run_all --repeats 3`" in section
+    assert rows(section)["time to 475, vtrace"][0] == "27.6"
+    other_machine = {**later, "cpus": 64}
+    monkeypatch.setattr(run_all, "machine_facts", lambda: other_machine)
+    run_all.main(["--only", "envs", "--repeats", "1", "--results", str(results_path), "--output", str(doc),
+                  "--readme", str(tmp_path / "none.md")])
+    assert set(Results.load(results_path).parts) == {"envs"}
+
+
+def test_a_runs_diagnostics_and_longest_stall_come_from_its_summaries(tmp_path):
+    """Real TensorBoard event files, written as the learner writes them: medians, the highest gradient norm, the
+    first learning rate, and the longest time between two summaries."""
+    import tensorflow as tf
+
+    from benchmarks.scaling import diagnostics
+    from benchmarks.time_to_solve import longest_stall
+
+    writer = tf.summary.create_file_writer(str(tmp_path / "tensorboard"))
+    for step, (lag, norm, rate) in enumerate([(2.0, 10.0, 3e-3), (4.0, 90.0, 2e-3), (3.0, 20.0, 1e-3)]):
+        with writer.as_default(step=step):
+            tf.summary.scalar(m.ENV_FRAMES.name, 1000 * step)
+            tf.summary.scalar(m.POLICY_LAG.name, lag)
+            tf.summary.scalar(m.GRAD_NORM.name, norm)
+            tf.summary.scalar(m.LEARNING_RATE.name, rate)
+        writer.flush()
+        time.sleep(0.3 if step == 0 else 0.0)
+    writer.close()
+    found = diagnostics(tmp_path)
+    assert found["policy_lag"] == 3.0 and found["gradient_norm"] == 20.0 and found["gradient_norm_max"] == 90.0
+    assert found["learning_rate"] == pytest.approx(3e-3)
+    assert found["entropy"] is None  # never written
+    assert 0.3 <= longest_stall(tmp_path) < 5.0
+    assert longest_stall(tmp_path / "empty") is None
+
+
+def test_the_readme_claim_needs_the_cartpole_part():
+    results = small_results()
+    assert readme_claim(results, "docs/benchmarks.md").startswith("On a 2-core machine it reaches a mean return of 475")
+    del results.parts["cartpole"]
+    assert readme_claim(results, "docs/benchmarks.md") is None

@@ -16,7 +16,7 @@ def chunk(start, count):
 
 
 def test_batches_are_exact_and_keep_order_across_chunk_boundaries():
-    queue = UnrollQueue(capacity=100)
+    queue = UnrollQueue(batch_size=50)
     queue.put(chunk(0, 3))
     queue.put(chunk(3, 5))
     queue.put(chunk(8, 2))
@@ -29,7 +29,7 @@ def test_batches_are_exact_and_keep_order_across_chunk_boundaries():
 
 
 def test_put_blocks_while_full_and_resumes_when_training_takes_a_batch():
-    queue = UnrollQueue(capacity=4)
+    queue = UnrollQueue(batch_size=2)
     queue.put(chunk(0, 4))
     unblocked = threading.Event()
 
@@ -45,7 +45,7 @@ def test_put_blocks_while_full_and_resumes_when_training_takes_a_batch():
 
 
 def test_close_wakes_blocked_producers_and_consumers():
-    queue = UnrollQueue(capacity=1)
+    queue = UnrollQueue(batch_size=1, batches=1)
     queue.put(chunk(0, 1))
     errors = []
 

@@ -10,10 +10,13 @@ The learner drives an agent like this:
 from __future__ import annotations
 
 import abc
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
+
+from seedrl.spec.scaling import AUTO, BatchRule, auto_batch_size
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -95,9 +98,19 @@ class Agent(abc.ABC):
         """Per-step outputs of `act` that go into unrolls."""
 
     @property
-    def batch_size(self) -> int:
-        """Unrolls per train step: the agent config's `batch_size`."""
-        return self._config.batch_size
+    def batch_size(self) -> int | BatchRule:
+        """Unrolls per train step: the agent config's `batch_size`, or for `auto` the rule that sizes it from the
+        env slots leased for training (seedrl.spec.scaling), in multiples of `batch_multiple`."""
+        if self._config.batch_size != AUTO:
+            return self._config.batch_size
+        return functools.partial(
+            auto_batch_size, slots_per_unroll=self._config.auto_batch_slots, multiple=self.batch_multiple
+        )
+
+    @property
+    def batch_multiple(self) -> int:
+        """What an automatic batch size must be a multiple of (it is split into equal parts)."""
+        return 1
 
     @property
     def unroll_length(self) -> int:

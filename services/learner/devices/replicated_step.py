@@ -33,7 +33,8 @@ class ReplicatedStep:
         self.replicas = self._strategy.num_replicas_in_sync
         compile_here = jit_compile and not isinstance(self._strategy, tf.distribute.TPUStrategy)
         self._run = tf.function(
-            lambda steps, rows, scalars: self._strategy.run(fn, args=(steps, rows, scalars)), jit_compile=compile_here
+            lambda steps, rows, scalars: self._strategy.run(fn, args=(steps, rows, scalars)), jit_compile=compile_here,
+            reduce_retracing=True,  # batches that follow the envs served change size: trace a general shape
         )
 
     def __call__(

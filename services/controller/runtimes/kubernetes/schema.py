@@ -93,7 +93,7 @@ def _convert_union(node: Schema, union: list[Schema], defs: dict[str, Schema]) -
             **outer, "type": "object" if types == {"object"} else None, "x-kubernetes-preserve-unknown-fields": True,
         }
         if out.get("type") is None:
-            out.pop("type")
+            out.pop("type", None)
     if nullable:
         out["nullable"] = True
         if "enum" in out:

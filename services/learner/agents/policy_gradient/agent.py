@@ -161,6 +161,11 @@ class PolicyGradientAgent(Agent):
         }
 
     @property
+    def batch_multiple(self) -> int:
+        """Every minibatch splits evenly over the training replicas."""
+        return self._config.minibatches * self._minibatch_step.replicas
+
+    @property
     def steps(self) -> int:
         """Updates so far (each is epochs x minibatches gradient steps): the acting policy's version."""
         return int(self._updates.numpy())

@@ -10,6 +10,7 @@ import tensorflow as tf
 from seedrl.common.spaces import DiscreteSpace, EnvSpec
 from seedrl.learner.agents.base import ActOutput, Agent, FieldSpec, StepInputs, TrainingBatch
 from seedrl.spec.vtrace import VTraceConfig
+from seedrl.learner.agents.vtrace.diagnostics import off_policy_diagnostics
 from seedrl.learner.agents.vtrace.losses import impala_loss, transition_rewards_and_discounts
 from seedrl.learner.devices import replicas
 from seedrl.learner.devices.precision import checkpointed, loss_scaled
@@ -79,6 +80,10 @@ class VTraceAgent(Agent):
             extras={"behaviour_logits": logits},
             state=tuple(s.numpy() for s in new_state),
         )
+
+    @property
+    def batch_multiple(self) -> int:
+        return self._train_step.replicas
 
     def train(self, batch: TrainingBatch, frames: int) -> dict[str, float]:
         learning_rate = self._config.learning_rate
@@ -166,5 +171,9 @@ class VTraceAgent(Agent):
             "mean_rho": losses.mean_rho,
             "gradient_norm": grad_norm,
             "learning_rate": learning_rate,
+            **off_policy_diagnostics(
+                tf.cast(logits, tf.float32), steps["behaviour_logits"], steps["action"], done,
+                config.clip_rho_threshold,
+            ),
         }
         return metrics, ()
