@@ -103,7 +103,7 @@ def test_extreme_values_served_and_trained_on_keep_actions_losses_and_weights_fi
     spec = env_spec(space)
     decoder = StepDecoder(spec)
     agent = VTraceAgent(spec, VTraceConfig(unroll_length=T, batch_size=K), total_frames=10**6)
-    queue = UnrollQueue(capacity=100)
+    queue = UnrollQueue(batch_size=K, batches=100)
     pipe = InferencePipeline(agent, spec, K, queue, EpisodeStats(), EpisodeStats(), m.Metrics("t", "learner"),
                              LiveActing(agent, lambda: 0))
     slots = pipe.lease(K)
@@ -151,7 +151,7 @@ def test_training_summaries_take_any_finite_value(tmp_path):
     stats = EpisodeStats()
     stats.record(np.array([1.2e39, 1.2e39]), np.array([5, 5]))
     trainer = Trainer(
-        agent, UnrollQueue(capacity=10), stats, EpisodeStats(),
+        agent, UnrollQueue(batch_size=K, batches=10), stats, EpisodeStats(),
         Checkpointer(tmp_path / "checkpoints", agent.checkpoint_items(), stats, max_to_keep=1), m.Metrics("t", "learner"),
         LiveActing(agent, lambda: 0), tf.summary.create_file_writer(str(tmp_path / "tensorboard")),
         total_frames=10**6, checkpoint_every_s=60, summary_every_s=1,

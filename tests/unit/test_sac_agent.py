@@ -34,6 +34,7 @@ def test_actions_are_scaled_into_the_env_bounds_and_greedy_actions_are_determini
 
 
 def test_training_fits_the_critics_moves_the_temperature_and_the_targets_by_tau():
+    tf.keras.utils.set_random_seed(1)  # the weights and the policy's samples: the loss's fall is one fixed run
     agent = sac(learning_rate=3e-3, target_smoothing=0.1)
     rng = np.random.default_rng(1)
     b = 64
@@ -56,7 +57,7 @@ def test_training_fits_the_critics_moves_the_temperature_and_the_targets_by_tau(
         found, priorities = agent.train_prioritized(batch, np.ones(b, np.float32), 0)
         metrics.append(found)
     assert priorities.shape == (b,) and np.all(priorities >= 0)
-    assert metrics[-1]["loss/critic"] < 0.5 * metrics[0]["loss/critic"]
+    assert np.mean([m["loss/critic"] for m in metrics[-5:]]) < 0.5 * np.mean([m["loss/critic"] for m in metrics[:2]])
     # The policy starts far above the target entropy (-1), so the temperature falls.
     assert metrics[-1]["alpha"] < metrics[0]["alpha"]
     assert agent.steps == 62
