@@ -137,12 +137,13 @@ def test_an_inference_copy_acts_with_the_trained_weights(two_replicas, case):
     inputs = StepInputs(observation, np.ones(rows, bool), np.zeros((rows, *spec.action_shape), spec.action_dtype),
                         np.zeros(rows, np.float32), np.arange(rows, dtype=np.int32))
     state = tuple(rng.normal(size=(rows, *s.shape)).astype(np.float32) for s in trained.state_specs)
-    tf.random.set_seed(1)  # the same exploration (R2D2) or sampled actions for the value (SAC) on both
+    tf.random.set_seed(1)  # the same sampled actions (SAC's action and value) on both
     actual, version = copies.act(inputs, state)
     tf.random.set_seed(1)
     expected = trained.act(inputs, state)
     assert version == trained.steps == 1
-    np.testing.assert_allclose(actual.action, expected.action, rtol=1e-6)
+    if agent == "sac":  # R2D2's explored action draws on each function's own random stream; its greedy one is below
+        np.testing.assert_allclose(actual.action, expected.action, rtol=1e-6)
     np.testing.assert_allclose(actual.greedy_action, expected.greedy_action, rtol=1e-6)
     np.testing.assert_allclose(actual.value, expected.value, rtol=1e-5, atol=1e-6)
     for name, value in expected.extras.items():
