@@ -8,6 +8,7 @@ are not even passed to the model), so the model stays the single source of truth
 from __future__ import annotations
 
 import argparse
+import json
 import types
 import typing
 from typing import Any, Literal
@@ -21,6 +22,14 @@ def _unwrap_optional(annotation: Any) -> Any:
         if len(args) == 1:
             return args[0]
     return annotation
+
+
+def _json_or_text(text: str) -> Any:
+    """A flag of a union type (`4` or `auto`): the JSON value the text spells (4), else the text itself."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def _is_model(annotation: Any) -> bool:
@@ -53,6 +62,8 @@ def add_model_flags(
             kwargs["type"], kwargs["nargs"] = item, "*"
         elif annotation in (int, float, str):
             kwargs["type"] = annotation
+        elif typing.get_origin(annotation) in (typing.Union, types.UnionType):
+            kwargs["type"] = _json_or_text
         else:
             kwargs["type"] = str
         parser.add_argument(flag, **kwargs)

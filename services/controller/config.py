@@ -19,7 +19,7 @@ LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 class ControllerConfig(BaseModel):
     """Where the controller listens, where it keeps its state, how it authenticates, and its bounds."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
     host: str = Field(
         "127.0.0.1", description="Address the REST API binds (0.0.0.0 in a container; an address other than loopback "
@@ -29,7 +29,7 @@ class ControllerConfig(BaseModel):
     runtime: Literal["local", "kubernetes"] = Field(
         "local", description="Where experiments run: local processes on this machine, or Kubernetes (Experiment objects).",
     )
-    data_dir: Path = Field(Path("runs/controller"), description="The experiment store (SQLite) and every experiment's run folder.")
+    data_dir: Path = Field("runs/controller", description="The experiment store (SQLite) and every experiment's run folder.")
     max_active_experiments: int = Field(
         4, ge=0, le=1000,
         description="Experiments running at once; more starts get 409 (0 makes a controller that only records experiments).",

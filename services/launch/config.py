@@ -19,7 +19,7 @@ class TrainConfig(ExperimentSpec):
     """A local training run: the experiment's spec, where it writes, and when it stops."""
 
     name: ExperimentName = Field("local", description="Experiment name (metrics label).")
-    logdir: Path = Field(Path("runs/default"), description="Checkpoints, TensorBoard summaries, logs and summary.json go here.")
+    logdir: Path = Field("runs/default", description="Checkpoints, TensorBoard summaries, logs and summary.json go here.")
     host: str = Field(
         "127.0.0.1", min_length=1, max_length=253,
         description="Address the learner binds: 127.0.0.1 serves this machine only; 0.0.0.0 lets actors elsewhere in "

@@ -16,7 +16,7 @@ class LearnerConfig(LearningSpec):
     """Everything one learner process needs: the learning spec, serving, checkpoints and summaries."""
 
     experiment: ExperimentName = Field("default", description="Experiment name (metrics label).")
-    logdir: Path = Field(Path("runs/default"), description="Checkpoints, TensorBoard summaries and logs go here.")
+    logdir: Path = Field("runs/default", description="Checkpoints, TensorBoard summaries and logs go here.")
 
     # Serving.
     host: str = Field("[::]", description="Address the gRPC server binds ([::]: every interface; 127.0.0.1: this machine only).")

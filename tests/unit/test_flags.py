@@ -5,15 +5,19 @@ import argparse
 import pytest
 from pydantic import ValidationError
 
+from seedrl.admission import admit
 from seedrl.common import flags
+from seedrl.controller.config import ControllerConfig
+from seedrl.spec.actor import ActorConfig
 from seedrl.spec.experiment import ExperimentSpec
+from seedrl.spec.learner import LearnerConfig
 from seedrl.launch.config import CLUSTER_ONLY_FIELDS, TrainConfig
 
 
 def parse(argv):
     parser = argparse.ArgumentParser()
     flags.add_model_flags(parser, TrainConfig, exclude=CLUSTER_ONLY_FIELDS)
-    return TrainConfig.model_validate(flags.model_values(parser.parse_args(argv), TrainConfig))
+    return admit(TrainConfig, flags.model_values(parser.parse_args(argv), TrainConfig))  # as `seedrl train` does
 
 
 def test_flags_map_onto_nested_fields_and_defaults_stay_in_the_model():
@@ -30,6 +34,23 @@ def test_invalid_values_are_refused_with_the_field_named():
         parse(["--actors", "-1"])
     with pytest.raises(ValidationError, match="hidden_sizes"):
         parse(["--network.hidden-sizes", "0"])
+
+
+def test_a_union_flag_takes_each_of_its_kinds_and_refuses_others():
+    """`--vtrace.batch-size` is a number or `auto`; admission is strict about JSON types, so the flag's text
+    must become the number, not stay the string "4"."""
+    assert parse(["--vtrace.batch-size", "4"]).vtrace.batch_size == 4
+    assert parse(["--policy-gradient.batch-size", "auto"]).policy_gradient.batch_size == "auto"
+    for refused in ("4.5", "0", "many"):
+        with pytest.raises(ValidationError, match="batch_size"):
+            parse(["--vtrace.batch-size", refused])
+
+
+@pytest.mark.parametrize("model", [TrainConfig, LearnerConfig, ActorConfig, ControllerConfig])
+def test_every_command_runs_on_its_defaults(model):
+    """What `seedrl train`, `learner`, `actor` and `controller` admit when no flag is given: admission is strict
+    about JSON types and judges defaults too, so a default must be what JSON would carry (a path as a string)."""
+    assert admit(model, {}) == model()
 
 
 def test_train_flags_are_the_experiment_spec_fields():
