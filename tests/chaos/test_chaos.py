@@ -70,7 +70,7 @@ def start_run(logdir: Path, *args: str) -> Run:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     run = Run(process, port, logdir)
-    wait_for(lambda: (s := run.status()) is not None and s.frames > 0, timeout=120, what="frames flowing")
+    wait_for(lambda: (s := run.status()) is not None and s.learner_steps > 0, timeout=120, what="training started")
     return run
 
 

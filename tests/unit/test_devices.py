@@ -91,6 +91,18 @@ def copy_weights(source: VTraceAgent, target: VTraceAgent) -> None:
         target_variable.assign(source_variable.numpy())
 
 
+def test_batches_of_any_size_train_on_one_trace():
+    """`batch_size: auto` follows the actors that connect and die: a new batch size must not stop training for
+    a trace (seconds on a loaded CPU, long enough to stall a run whose actor was just killed)."""
+    agent = vtrace(lstm_size=8)
+    batch = random_batch(agent)
+    for unrolls in (B, B // 2, B + 3, 1):
+        part = TrainingBatch({name: value[:, :unrolls] for name, value in batch.steps.items()},
+                             tuple(state[:unrolls] for state in batch.initial_state))
+        assert all(np.isfinite(value) for value in agent.train(part, frames=0).values())
+    assert agent._train_step.traces == 1
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("lstm_size", [0, 8], ids=["mlp", "lstm"])
 def test_two_replicas_take_the_step_one_device_takes(two_replicas, lstm_size):

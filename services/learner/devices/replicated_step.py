@@ -34,8 +34,14 @@ class ReplicatedStep:
         compile_here = jit_compile and not isinstance(self._strategy, tf.distribute.TPUStrategy)
         self._run = tf.function(
             lambda steps, rows, scalars: self._strategy.run(fn, args=(steps, rows, scalars)), jit_compile=compile_here,
-            reduce_retracing=True,  # batches that follow the envs served change size: trace a general shape
+            reduce_retracing=True,
         )
+        self._traced_general = False
+
+    @property
+    def traces(self) -> int:
+        """How many times the step has been traced (a trace blocks training for seconds on a loaded CPU)."""
+        return self._run.experimental_get_tracing_count()
 
     def __call__(
         self, steps: dict[str, np.ndarray], rows: Any = (), scalars: Any = ()
@@ -43,6 +49,8 @@ class ReplicatedStep:
         """Steps [T+1, B, ...] and rows [B, ...] of B unrolls (B a multiple of the replicas); returns
         the metrics as floats and the per-unroll outputs as arrays [B, ...]."""
         if self.replicas == 1:
+            if not self._traced_general:
+                self._trace_general(steps, rows, scalars)
             metrics, out = self._run(steps, rows, scalars)
             return {name: float(value) for name, value in metrics.items()}, tf.nest.map_structure(np.asarray, out)
         batch = len(tf.nest.flatten(steps)[0][0])
@@ -63,4 +71,21 @@ class ReplicatedStep:
             lambda value: np.concatenate([np.asarray(v) for v in self._strategy.experimental_local_results(value)]), out
         )
         return {name: float(value) for name, value in metrics.items()}, out
+
+    def _trace_general(self, steps: dict[str, np.ndarray], rows: Any, scalars: Any) -> None:
+        """Trace the step once for any number of unrolls (steps [T+1, None, ...], rows [None, ...]), so a batch
+        that follows the envs served (`batch_size: auto`, actors joining and leaving) never waits for a trace."""
+
+        def spec(value: Any, axis: int) -> tf.TensorSpec:
+            tensor = tf.convert_to_tensor(value)
+            shape = tensor.shape.as_list()
+            if axis is not None:
+                shape[axis] = None
+            return tf.TensorSpec(shape, tensor.dtype)
+
+        self._run.get_concrete_function(
+            tf.nest.map_structure(lambda v: spec(v, 1), steps), tf.nest.map_structure(lambda v: spec(v, 0), rows),
+            tf.nest.map_structure(lambda v: spec(v, None), scalars),
+        )
+        self._traced_general = True
 
