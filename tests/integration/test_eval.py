@@ -11,18 +11,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import imageio_ffmpeg
 import numpy as np
 import pytest
-
 from seedrl.envs.batch import EnvBatch
 from seedrl.envs.describe import env_spec
 from seedrl.learner.agents.base import StepInputs
 from seedrl.learner.evaluate import resolve, restore_agent
-from tests.integration.helpers import Run, seedrl, train, train_until_solved
-from tests.integration.test_train_on_policy import CARTPOLE_FRAME_BUDGET, on_policy
+
+from tests.integration.helpers import Run, seedrl, train
 from tests.integration.test_train_replay import R2D2_CARTPOLE
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -94,14 +92,10 @@ RECURRENT_RUN_FRAMES = 20_000
 
 
 @pytest.fixture(scope="module")
-def solved_cartpole(tmp_path_factory) -> Run:
-    """CartPole-v1 trained by the ppo preset (feed-forward) to a mean return of 475, ending with a checkpoint."""
-    run = train_until_solved(
-        tmp_path_factory.mktemp("cartpole-ppo"), *on_policy("gym:CartPole-v1", "ppo"), frames=CARTPOLE_FRAME_BUDGET,
-        target=475,
-    )
-    assert run.summary["checkpoint"], run.summary
-    return run
+def solved_cartpole(solved_ppo_cartpole) -> Run:
+    """CartPole-v1 trained by the ppo preset to a mean return of 475, ending with a checkpoint."""
+    assert solved_ppo_cartpole.summary["checkpoint"], solved_ppo_cartpole.summary
+    return solved_ppo_cartpole
 
 
 @pytest.fixture(scope="module")
