@@ -85,7 +85,7 @@ def test_only_the_lease_holder_reconciles_and_another_takes_over_within_the_leas
 
         follower.create(spec(), start=True)  # any replica serves the API
         wait_for(lambda: running_pods(namespace, "learner"), "the leader to start the learner")
-        learners.serve(NAME)
+        learners.serve(namespace, NAME)
         wait_for(lambda: follower.get(NAME).status.phase == Phase.RUNNING, "Running, as the follower reads it")
         assert leader.api.reconciled() and not follower.api.reconciled()
         started_at = follower.get(NAME).status.started_at

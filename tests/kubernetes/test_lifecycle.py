@@ -48,7 +48,7 @@ def test_start_runs_owned_pods_and_a_claim_and_reports_the_learner(runtime, name
     settle(runtime, lambda: len(running_pods(namespace, "actor")) == 2 and running_pods(namespace, "learner"), "pods")
     claim = wait_for(lambda: namespace.get("PersistentVolumeClaim", "data-cartpole-learner-0"), "the claim")
     assert claim["spec"]["resources"]["requests"]["storage"] == "10Gi"
-    learner = learners.serve(NAME)
+    learner = learners.serve(namespace, NAME)
     learner.status.frames, learner.status.fps, learner.status.mean_return_100 = 12_345, 6_789.0, 21.5
     learner.status.last_checkpoint_step, learner.status.connected_streams = 40, 4
     status = settle(runtime, lambda: (s := runtime.get(NAME).status).phase == Phase.RUNNING and s, "Running")
@@ -148,7 +148,7 @@ def test_resume_from_a_named_checkpoint_restores_it_once(runtime, namespace, lea
     assert replicas(namespace, "StatefulSet", "cartpole-learner") == 1
     assert runtime.get(NAME).status.message == "starting from checkpoint ckpt-120"
     settle(runtime, lambda: running_pods(namespace, "learner"), "the learner pod")
-    learners.serve(NAME)
+    learners.serve(namespace, NAME)
     settle(runtime, lambda: learner_json(namespace)["restore_from"] is None, "the restore to be consumed")
     assert runtime.get(NAME).status.phase == Phase.RUNNING
     assert "seedrl.io/run-restore-from" not in namespace.get("StatefulSet", "cartpole-learner")["metadata"]["annotations"]

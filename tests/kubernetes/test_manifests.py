@@ -29,7 +29,7 @@ SPECS = {
 OPTIONS = {
     "defaults": KubernetesOptions(),
     "gcs": KubernetesOptions(storage={"kind": "gcs", "bucket": "rl-checkpoints"}, service_account="seedrl-runs",
-                             network_policy=True, allow_custom_envs=True,
+                             allow_custom_envs=True,
                              learner={"node_selector": {"pool": "learners"}, "tolerations": [
                                  {"key": "dedicated", "operator": "Equal", "value": "rl", "effect": "NoSchedule"}]}),
 }
@@ -138,8 +138,8 @@ def test_pods_are_hardened_and_owned(name):
     assert "SEEDRL_ALLOW_CUSTOM_ENVS" not in json.dumps(objects("cpu", "defaults")[name])
 
 
-def test_network_policy_lets_only_own_actors_and_the_controller_reach_grpc():
-    policy = objects("cpu", "gcs")["NetworkPolicy/pong-learner"]["spec"]
+def test_network_policy_is_on_by_default_and_lets_only_own_actors_and_the_controller_reach_grpc():
+    policy = objects("cpu", "defaults")["NetworkPolicy/pong-learner"]["spec"]
     grpc_rule, metrics_rule = policy["ingress"]
     assert grpc_rule["ports"] == [{"port": 8686, "protocol": "TCP"}]
     actors, controller = grpc_rule["from"]
@@ -147,7 +147,9 @@ def test_network_policy_lets_only_own_actors_and_the_controller_reach_grpc():
     assert actors["podSelector"]["matchExpressions"][0]["values"] == ["actor", "evaluator"]
     assert controller["podSelector"]["matchLabels"] == {"app.kubernetes.io/component": "controller"}
     assert "from" not in metrics_rule and metrics_rule["ports"] == [{"port": 9090, "protocol": "TCP"}]
-    assert "NetworkPolicy/pong-learner" not in objects("cpu", "defaults")
+    assert policy["podSelector"]["matchLabels"] == {"seedrl.io/experiment": "pong", "app.kubernetes.io/component": "learner"}
+    turned_off = mf.experiment_objects(SPECS["cpu"], OWNER, KubernetesOptions(network_policy=False), RUN)
+    assert not any(obj["kind"] == "NetworkPolicy" for obj in turned_off)
 
 
 def test_actor_pods_seed_their_envs_from_their_names(tmp_path):

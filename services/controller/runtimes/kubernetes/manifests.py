@@ -9,10 +9,11 @@ For an Experiment `NAME` in namespace `NS`, all owned by the Experiment (deletin
   Its annotations record the current run (`Run`): when it started and what it restores.
 - Deployment `NAME-actors`: `spec.actors` actor pods pointed at the learner's DNS name, each
   seeding its envs from its pod name; Deployment `NAME-evaluator` when `eval_envs` > 0.
-- NetworkPolicy `NAME-learner` (optional): only this experiment's actors and the controller
-  reach the learner's gRPC port.
-- Secret `NAME-secret` (when the runtime passes the experiment's secret): the learner requires it
-  and the actors present it, read from a file mounted at SECRET_FILE (never an env variable).
+- NetworkPolicy `NAME-learner` (on unless the options turn it off): only this experiment's actors
+  and the controller reach the learner's gRPC port.
+- Secret `NAME-secret`: the experiment's secret, made by the runtime at the first start and kept
+  (the reconciler always passes it). The learner requires it and the actors present it, read from a
+  file mounted at SECRET_FILE (never an env variable); the controller presents it to GetStatus.
 """
 
 from __future__ import annotations
