@@ -13,6 +13,7 @@ import yaml
 
 from seedrl.common import metrics as m
 from seedrl.controller.models import Phase
+from seedrl.controller.runtimes.base import Invalid
 from seedrl.controller.runtimes.kubernetes.probe import GrpcLearnerProbe
 from seedrl.controller.runtimes.kubernetes.runtime import KubernetesRuntime
 from tests.kubernetes.client import path
@@ -131,6 +132,9 @@ def test_a_stored_spec_that_a_newer_rule_refuses_fails_with_spec_valid_and_the_o
     assert not namespace.list("StatefulSet", labelSelector="seedrl.io/experiment=9lives")  # nothing was started
     assert conditions(listed["one"].status)["Synced"] == ("True", "Reconciled")  # the others are reconciled
     assert replicas(namespace, "StatefulSet", "one-learner") == 1
+    for act in (lambda: runtime.resume("9lives", None), lambda: runtime.scale("9lives", 3)):
+        with pytest.raises(Invalid, match="name: String should match pattern"):  # it cannot run again
+            act()
     runtime.delete("9lives", force=False, delete_checkpoints=False)  # it can be deleted
     assert [experiment.name for experiment in runtime.list(None, 10, 0)[0]] == ["one"]
 
