@@ -210,6 +210,6 @@ def test_with_the_experiments_secret_its_pods_mount_it_and_their_configs_point_a
                 for name in ("StatefulSet/pong-learner", "Deployment/pong-actors", "Deployment/pong-evaluator")}
     assert versions == {mf.secret_version(secret)} and mf.secret_version(mf.secret_value(None)) not in versions
     assert secret not in json.dumps([obj for obj in built if obj["kind"] != "Secret"])  # only the Secret holds it
-    # Without a secret (a runtime that passes none), nothing of it appears.
+    # Without a secret, nothing of it appears.
     assert not any(obj["kind"] == "Secret" for obj in mf.experiment_objects(
         SPECS["cpu"], OWNER, OPTIONS["defaults"], RUN))
