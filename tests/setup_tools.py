@@ -35,14 +35,34 @@ CANNOT_INSTALL = 2
 
 
 def kcp_dir() -> Path:
-    """The folder of the control plane's build.sh, start.sh and stop.sh."""
+    """The folder of the control plane's build.sh, start.sh and stop.sh ($SEEDRL_KCP_DIR, else
+    ../shared/tools/kube-control-plane beside the repository)."""
     default = ROOT.parent / "shared" / "tools" / "kube-control-plane"
     return Path(os.environ.get("SEEDRL_KCP_DIR", default)).resolve()
 
 
 def kcp_home() -> Path:
-    """Where build.sh caches the control plane's binaries (its KCP_HOME)."""
+    """Where build.sh caches the control plane's binaries (its KCP_HOME, default ~/.cache/kube-control-plane)."""
     return Path(os.environ.get("KCP_HOME", Path.home() / ".cache" / "kube-control-plane"))
+
+
+def kcp_binaries() -> Path:
+    """The folder of the built kube-apiserver, kube-controller-manager and kube-scheduler."""
+    return kcp_home() / "bin"
+
+
+def kcp_present() -> bool:
+    """The control plane's programs are built (in kcp_binaries()) and etcd is on PATH."""
+    return all(os.access(kcp_binaries() / program, os.X_OK) for program in KCP_PROGRAMS) and bool(shutil.which("etcd"))
+
+
+def build_kcp() -> None:
+    """Run build.sh into kcp_home() unless the programs are there, under a lock in kcp_home(), so that test
+    runs starting together (`make test`'s setup, the Kubernetes tests' fixture) build it once."""
+    with _locked(kcp_home() / ".build.lock"):
+        if not kcp_present():
+            subprocess.run(["bash", str(kcp_dir() / "build.sh")], check=True, timeout=3600,
+                           env={**os.environ, "KCP_HOME": str(kcp_home())})
 
 
 @dataclass(frozen=True)
@@ -83,11 +103,6 @@ class Step:
 
 def _prometheus_present() -> bool:
     return all(shutil.which(program) for program in ("prometheus", "promtool"))
-
-
-def _kcp_present() -> bool:
-    binaries = kcp_home() / "bin"
-    return all(os.access(binaries / program, os.X_OK) for program in KCP_PROGRAMS) and bool(shutil.which("etcd"))
 
 
 def _chart_tools_present() -> bool:
@@ -133,8 +148,8 @@ def steps(installer: Installer) -> list[Step]:
         ),
         Step(
             "the Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler)",
-            _kcp_present,
-            _build_kcp,
+            kcp_present,
+            build_kcp,
             f"`bash build.sh` in the kube-control-plane folder ({kcp_dir()}; SEEDRL_KCP_DIR names another), as "
             f"root or as a user who may sudo: it installs golang-go and etcd-server with apt and builds into "
             f"{kcp_home()} (minutes)",
@@ -150,13 +165,6 @@ def _locked(path: Path) -> Iterator[None]:
     with path.open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         yield
-
-
-def _build_kcp() -> None:
-    """build.sh, under the lock the Kubernetes tests also take before they build: one build at a time."""
-    with _locked(kcp_home() / ".build.lock"):
-        if not _kcp_present():
-            subprocess.run(["bash", str(kcp_dir() / "build.sh")], check=True)
 
 
 def ensure(tools: list[Step]) -> int:

@@ -24,9 +24,9 @@ from seedrl.spec.vtrace import VTraceConfig
 from seedrl.spec.devices import DevicesSpec
 from seedrl.spec.network import NetworkConfig
 
-# A DNS-1123 label short enough for the Kubernetes objects named after it
-# (`<name>-learner-0`, `<name>-actors-<hash>-<id>` stay within 63 characters).
-NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+# An RFC 1035 label (it starts with a letter, as the learner's Service name must) short enough for the
+# Kubernetes objects named after it (`<name>-learner-0`, `<name>-actors-<hash>-<id>` stay within 63 characters).
+NAME_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 NAME_MAX_LENGTH = 40
 ExperimentName = Annotated[str, StringConstraints(min_length=1, max_length=NAME_MAX_LENGTH, pattern=NAME_PATTERN)]
 

@@ -13,6 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from seedrl.spec import env
 from seedrl.controller.runtimes.kubernetes.options import KubernetesOptions
 from tests.helm import tools
 from tests.kubernetes.test_crd import validator as crd_validator
@@ -77,6 +78,20 @@ def test_controller_options_follow_the_values():
     assert tpu == {"accelerator": "tpu-v5-lite-podslice", "topology": "2x4", "chips": 8}
 
 
+def test_the_level_cache_roots_value_reaches_the_controllers_admission(monkeypatch):
+    def controller_env(objects: dict[str, dict]) -> dict[str, str]:
+        container = objects["Deployment/rl-seedrl-controller"]["spec"]["template"]["spec"]["containers"][0]
+        return {item["name"]: item.get("value") for item in container["env"]}
+
+    assert env.LEVEL_CACHE_ROOTS not in controller_env(render())  # default: no roots, relative folders only
+    roots = controller_env(render(sets=("experiments.levelCacheRoots={gs://rl-levels/cache,/mnt/levels}",)))
+    monkeypatch.setenv(env.LEVEL_CACHE_ROOTS, roots[env.LEVEL_CACHE_ROOTS])
+    assert env.level_cache_roots() == ["gs://rl-levels/cache", "/mnt/levels"]
+    env.check_level_cache("gs://rl-levels/cache/lab", env.level_cache_roots())
+    with pytest.raises(ValueError, match="outside the allowed level caches"):
+        env.check_level_cache("gs://other/cache", env.level_cache_roots())
+
+
 def test_gpu_values_reach_the_experiment_and_the_learner_scheduling():
     objects = render(Path(__file__).parent / "values" / "gpu.yaml")
     learner = objects["Experiment/pong"]["spec"]["resources"]["learner"]
@@ -124,7 +139,8 @@ def test_rbac_is_least_privilege_and_namespaced_unless_asked():
     assert verbs[("", "pods")] == {"get", "list", "watch"}
     assert verbs[("", "persistentvolumeclaims")] == {"get", "list", "delete"}
     assert all("*" not in v and "escalate" not in v and "bind" not in v for v in verbs.values())
-    assert ("", "secrets") not in verbs and ("networking.k8s.io", "networkpolicies") not in verbs
+    assert verbs[("", "secrets")] == {"get", "create", "patch"}  # each experiment's secret; no list, watch or delete
+    assert verbs[("networking.k8s.io", "networkpolicies")] == {"get", "list", "watch", "create", "patch", "delete"}
     assert not any(key.startswith("ClusterRole") for key in objects)
     wide = render(Path(__file__).parent / "values" / "servicemonitor.yaml")
     assert "ClusterRole/rl-seedrl-controller" in wide and "Role/rl-seedrl-controller" not in wide

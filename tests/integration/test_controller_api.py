@@ -51,6 +51,7 @@ INVALID_FIELDS = [
     ({"name": "Bad_Name"}, "name"),
     ({"name": "a" * 41}, "name"),
     ({"name": "../../etc"}, "name"),
+    ({"name": "1st-run"}, "name"),  # its learner's Service name would not be an RFC 1035 label
     ({"env": "gym:NoSuchEnv-v0"}, "env"),
     ({"env": "../../etc/passwd"}, "env"),
     ({"env": "nofamily:CartPole-v1"}, "env"),

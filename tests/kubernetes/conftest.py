@@ -9,20 +9,22 @@
 - `namespace`: a fresh namespace per test holding the chart's own ServiceAccount, Role and RoleBinding
   (rendered by the real helm), and a kubeconfig with that ServiceAccount's token: the runtime under test
   has exactly the chart's permissions, never an admin's.
-- `learners`: stand-ins for learner processes (no pod runs here), answering GetStatus over real gRPC.
+- `learners`: stand-ins for learner processes (no pod runs here), answering GetStatus over real gRPC only to
+  callers that present the experiment's secret (read from its Secret, checked by the learner's own interceptor).
 - `runtime`: the KubernetesRuntime under test, on the namespace's credentials, passes driven by the test.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
+import threading
 import uuid
-from concurrent import futures
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Coroutine, Iterator, TypeVar
 
 import grpc
 import pytest
@@ -30,22 +32,26 @@ import yaml
 
 from seedrl.common import metrics as m
 from seedrl.common.ports import free_port
+from seedrl.controller.runtimes.kubernetes import manifests as mf
 from seedrl.controller.runtimes.kubernetes.api import KubeApi
 from seedrl.controller.runtimes.kubernetes.probe import GrpcLearnerProbe
 from seedrl.controller.runtimes.kubernetes.runtime import KubernetesRuntime
+from seedrl.learner.auth import SecretCheck
 from seedrl.v1 import learner_pb2 as pb
 from seedrl.v1 import learner_pb2_grpc as pb_grpc
 from tests.helm import tools
 from tests.kubernetes import v120
 from tests.kubernetes.client import Kube, Object, path, wait_for
-from tests.kubernetes.control_plane import ControlPlane, ensure_built, missing_reason
+from tests.kubernetes.control_plane import ControlPlane, missing_reason
 from tests.kubernetes.flows import options_for
 from tests.kubernetes.kubelet import Kubelet
+from tests.setup_tools import build_kcp
 
 RELEASE = "rl"
 SERVICE_ACCOUNT = f"{RELEASE}-seedrl"
 ROLE = f"{RELEASE}-seedrl-controller"
 PLACEHOLDER = "namespace-placeholder"
+T = TypeVar("T")
 
 
 def admin(plane: ControlPlane) -> Kube:
@@ -66,7 +72,7 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
     reason = missing_reason()
     if reason:
         pytest.skip(reason)
-    ensure_built()
+    build_kcp()
     plane = ControlPlane(tmp_path_factory.mktemp("kube-control-plane"))
     try:
         plane.start(setup=install_crd)
@@ -176,30 +182,53 @@ class StandInLearner(pb_grpc.LearnerServicer):
 
     def __init__(self) -> None:
         self.status = pb.LearnerStatus(mean_return_100=math.nan, last_checkpoint_step=-1)
+        self.metrics = m.Metrics("", "learner")
 
-    def GetStatus(self, request: pb.StatusRequest, context: grpc.ServicerContext) -> pb.LearnerStatus:
+    async def GetStatus(self, request: pb.StatusRequest, context: grpc.aio.ServicerContext) -> pb.LearnerStatus:
         return self.status
+
+    def refused(self, reason: str) -> float:
+        """Calls refused as UNAUTHENTICATED for `reason` (missing, wrong)."""
+        labels = {"experiment": "", "role": "learner", "reason": reason}
+        return self.metrics.registry.get_sample_value(f"{m.UNAUTHENTICATED_CALLS.name}_total", labels) or 0.0
 
 
 class Learners:
     """Stand-in learners by experiment name (no learner pod can run here), each at a fixed address, as a
-    learner's DNS name is; an experiment whose learner is not up has nothing listening there."""
+    learner's DNS name is; an experiment whose learner is not up has nothing listening there.
+
+    Like the real learner, a stand-in requires the experiment's secret, which it reads from the Secret the
+    runtime made (as the learner reads the file that Secret is mounted as), through the learner's own
+    interceptor: a call without it is refused as UNAUTHENTICATED. The servers share one event loop thread.
+    """
 
     def __init__(self) -> None:
-        self._servers: dict[str, grpc.Server] = {}
+        self._servers: dict[str, grpc.aio.Server] = {}
         self._ports: dict[str, int] = {}
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="stand-in-learners", daemon=True)
+        self._thread.start()
 
-    def serve(self, experiment: str) -> StandInLearner:
+    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=30)
+
+    def serve(self, namespace: Namespace, experiment: str) -> StandInLearner:
+        secret = namespace.get("Secret", mf.secret_name(experiment))
+        assert secret is not None, f"{experiment} has no Secret for its learner to require"
         servicer = StandInLearner()
-        server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-        pb_grpc.add_LearnerServicer_to_server(servicer, server)
-        server.add_insecure_port(self.address(experiment))
-        server.start()
-        self._servers[experiment] = server
+
+        async def start() -> grpc.aio.Server:
+            server = grpc.aio.server(interceptors=[SecretCheck(mf.secret_value(secret), servicer.metrics)])
+            pb_grpc.add_LearnerServicer_to_server(servicer, server)
+            server.add_insecure_port(self.address(experiment))
+            await server.start()
+            return server
+
+        self._servers[experiment] = self._run(start())
         return servicer
 
     def down(self, experiment: str) -> None:
-        self._servers.pop(experiment).stop(None)
+        self._run(self._servers.pop(experiment).stop(None))
 
     def address(self, experiment: str) -> str:
         port = self._ports.setdefault(experiment, free_port())
@@ -208,6 +237,8 @@ class Learners:
     def close(self) -> None:
         for name in list(self._servers):
             self.down(name)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """A real Kubernetes control plane for the tests: etcd, kube-apiserver, kube-controller-manager and
 kube-scheduler (v1.20.2), built by the project's `kube-control-plane` tool and started here on free ports.
 
-Where the binaries come from, in order:
+Where the binaries come from (tests/setup_tools.py owns finding and building them, for `make test`'s setup
+and for these fixtures alike), in order:
 1. `$KCP_HOME/bin` (default `~/.cache/kube-control-plane/bin`) with `etcd` on PATH: used as they are.
 2. Otherwise the tool's `build.sh` is run once (about 7 minutes; it caches into `$KCP_HOME`). The tool
    folder is `$SEEDRL_KCP_DIR`, else `<repository>/../shared/tools/kube-control-plane`.
@@ -18,7 +19,6 @@ exported as the tool's KCP_* variables for anything started from the tests. Ther
 from __future__ import annotations
 
 import ctypes
-import fcntl
 import os
 import secrets
 import shutil
@@ -32,40 +32,17 @@ from typing import Callable
 import httpx
 
 from seedrl.common.ports import free_port
+from tests.setup_tools import KCP_PROGRAMS, kcp_binaries, kcp_dir, kcp_present
 
-ROOT = Path(__file__).resolve().parents[2]
-KCP_HOME = Path(os.environ.get("KCP_HOME", Path.home() / ".cache" / "kube-control-plane"))
-BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
 VERSION = "v1.20.2"
-
-
-def tool_dir() -> Path:
-    """The kube-control-plane tool folder ($SEEDRL_KCP_DIR, else ../shared/tools/kube-control-plane)."""
-    return Path(os.environ.get("SEEDRL_KCP_DIR", ROOT.parent / "shared" / "tools" / "kube-control-plane"))
-
-
-def _built() -> bool:
-    return all((KCP_HOME / "bin" / name).is_file() for name in BINARIES) and shutil.which("etcd") is not None
 
 
 def missing_reason() -> str | None:
     """Why no control plane can be had here (None: the binaries exist, or build.sh can make them)."""
-    if _built() or (tool_dir() / "build.sh").is_file():
+    if kcp_present() or (kcp_dir() / "build.sh").is_file():
         return None
-    return (f"no Kubernetes control plane: neither the binaries ({KCP_HOME}/bin/{{{','.join(BINARIES)}}} and etcd "
-            f"on PATH) nor {tool_dir()}/build.sh exist (set SEEDRL_KCP_DIR to the kube-control-plane tool folder)")
-
-
-def ensure_built() -> None:
-    """Run build.sh once if the binaries are missing (a file lock keeps parallel sessions from building twice)."""
-    if _built():
-        return
-    KCP_HOME.mkdir(parents=True, exist_ok=True)
-    with open(KCP_HOME / ".build.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not _built():
-            subprocess.run(["bash", str(tool_dir() / "build.sh")], check=True, timeout=3600,
-                           env={**os.environ, "KCP_HOME": str(KCP_HOME)})
+    return (f"no Kubernetes control plane: neither the binaries ({kcp_binaries()}/{{{','.join(KCP_PROGRAMS)}}} and "
+            f"etcd on PATH) nor {kcp_dir()}/build.sh exist (set SEEDRL_KCP_DIR to the kube-control-plane tool folder)")
 
 
 def _die_with_parent() -> None:
@@ -106,7 +83,7 @@ class ControlPlane:
 
     def start(self, setup: Callable[["ControlPlane"], None] | None = None) -> "ControlPlane":
         """Start etcd and the API server, run `setup` (e.g. install CRDs), then the controllers."""
-        run, binaries = self.run_dir, KCP_HOME / "bin"
+        run, binaries = self.run_dir, kcp_binaries()
         (run / "etcd").mkdir(parents=True)
         (run / "certs").mkdir()
         etcd_port, etcd_peer, self.api_port = free_port(), free_port(), free_port()

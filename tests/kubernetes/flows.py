@@ -59,7 +59,7 @@ def start_running(runtime: KubernetesRuntime, namespace: Any, learners: Any, nam
     running, its (stand-in) learner answers; returns that learner when the phase is Running."""
     created = runtime.create(spec(name, **fields), start=True)
     settle(runtime, lambda: running_pods(namespace, "learner", name), f"{name}'s learner pod to run")
-    learner = learners.serve(name)
+    learner = learners.serve(namespace, name)
     settle(runtime, lambda: (lambda s: s.phase == Phase.RUNNING and s.ready_actors == created.spec.actors)(
         runtime.get(name).status), f"{name} to run with its actors")
     return learner

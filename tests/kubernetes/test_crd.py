@@ -106,7 +106,7 @@ def test_examples_are_valid_experiment_resources():
         spec = ExperimentSpec.model_validate(yaml.safe_load(path.read_text()))
         resource = to_resource(spec, "default", suspend=False)
         check.validate(resource["spec"])
-        assert spec_of(resource) == spec
+        assert spec_of(resource) == (spec, None)
 
 
 # A bad value, and what the API server answers (its own words).
@@ -134,7 +134,7 @@ def test_the_api_server_refuses_bad_experiments_with_its_reasons_and_prunes_unkn
     unknown = copy.deepcopy(good)
     unknown["spec"]["unknown_field"] = 1
     stored = namespace.kube.create(collection, unknown)
-    assert "unknown_field" not in stored["spec"] and spec_of(stored) == ExperimentSpec(name="x")
+    assert "unknown_field" not in stored["spec"] and spec_of(stored) == (ExperimentSpec(name="x"), None)
 
 
 @pytest.mark.parametrize("field, value", [

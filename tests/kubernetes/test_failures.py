@@ -13,6 +13,7 @@ import yaml
 
 from seedrl.common import metrics as m
 from seedrl.controller.models import Phase
+from seedrl.controller.runtimes.base import Invalid
 from seedrl.controller.runtimes.kubernetes.probe import GrpcLearnerProbe
 from seedrl.controller.runtimes.kubernetes.runtime import KubernetesRuntime
 from tests.kubernetes.client import path
@@ -38,6 +39,8 @@ def unadapted(runtime: KubernetesRuntime, namespace) -> KubernetesRuntime:
 CAUSES = {
     # what blocks the pass, its reason, the server's words, and how the test then clears it
     "forbidden": ("Forbidden", 'statefulsets.apps "cartpole-learner" is forbidden'),
+    # without its secret no learner starts: nothing is applied until the Role grants secrets again
+    "secret-forbidden": ("Forbidden", 'secrets "cartpole-secret" is forbidden'),
     "invalid": ("Invalid", 'Service "cartpole-learner" is invalid: [spec.clusterIPs[0]: Invalid value: []string{"None"}: '
                            "may not change once set"),
     "schema": ("InternalError", "field not declared in schema"),
@@ -47,7 +50,8 @@ CAUSES = {
 @pytest.mark.parametrize("cause", CAUSES)
 def test_api_errors_become_the_synced_condition_with_the_servers_message(cause, runtime, namespace, caplog):
     reason, words = CAUSES[cause]
-    rules = namespace.forbid("apps", "statefulsets") if cause == "forbidden" else None
+    forbidden = {"forbidden": ("apps", "statefulsets"), "secret-forbidden": ("", "secrets")}.get(cause)
+    rules = namespace.forbid(*forbidden) if forbidden else None
     if cause == "invalid":
         blocking_service(namespace)
     blocked = unadapted(runtime, namespace) if cause == "schema" else runtime
@@ -59,8 +63,10 @@ def test_api_errors_become_the_synced_condition_with_the_servers_message(cause, 
     assert conditions(status)["Synced"] == ("False", reason)
     assert words in condition_message(status, "Synced") and status.message.startswith("blocked: ")
     assert blocked._reconcile_errors._value.get() == 1
+    if cause == "secret-forbidden":
+        assert namespace.get("StatefulSet", "cartpole-learner") is None
 
-    if cause == "forbidden":
+    if forbidden:
         namespace.set_role_rules(rules)
     elif cause == "invalid":
         namespace.kube.delete(path("Service", namespace.name, "cartpole-learner"))
@@ -98,6 +104,39 @@ def test_an_invalid_spec_applied_with_kubectl_fails_suspends_and_stops_counting(
     assert status.phase == Phase.FAILED and status.message.startswith("invalid spec: envs_per_actor")
     assert namespace.get("Experiment", "bad")["spec"]["suspend"] is True
     runtime.create(spec("two"), start=True)  # max_active is 2: the failed one no longer counts
+
+
+def test_a_stored_spec_that_a_newer_rule_refuses_fails_with_spec_valid_and_the_others_run_on(
+        runtime, namespace, control_plane):
+    """An Experiment named with a leading digit passes this v1.20 server (it has no CEL rule to check the name)
+    as it passed every server before names had to start with a letter: it is what an upgrade that tightens a
+    rule leaves stored. It is listed Failed, with the SpecValid condition that the REST API's store writes."""
+    runtime.create(spec("one"), start=True)
+    stored = {"apiVersion": "seedrl.io/v1alpha1", "kind": "Experiment", "metadata": {"name": "9lives"},
+              "spec": {"env": "gym:CartPole-v1", "suspend": False}}
+    kubectl(control_plane, "-n", namespace.name, "apply", "-f", "-", stdin=yaml.safe_dump(stored))
+
+    def failed_by_its_name(status) -> bool:
+        message = condition_message(status, "SpecValid")
+        return (status.phase == Phase.FAILED and conditions(status)["SpecValid"] == ("False", "InvalidSpec")
+                and message.startswith("name: String should match pattern '^[a-z]")
+                and status.message == f"invalid spec: {message}")
+
+    assert failed_by_its_name(runtime.get("9lives").status)  # shown so at once, before any pass
+    runtime.reconcile_all()
+    listed = {experiment.name: experiment for experiment in runtime.list(None, 10, 0)[0]}
+    assert failed_by_its_name(listed["9lives"].status)
+    written = namespace.get("Experiment", "9lives")
+    assert written["spec"]["suspend"] is True and written["status"]["phase"] == "Failed"
+    assert any(c["type"] == "SpecValid" and c["status"] == "False" for c in written["status"]["conditions"])
+    assert not namespace.list("StatefulSet", labelSelector="seedrl.io/experiment=9lives")  # nothing was started
+    assert conditions(listed["one"].status)["Synced"] == ("True", "Reconciled")  # the others are reconciled
+    assert replicas(namespace, "StatefulSet", "one-learner") == 1
+    for act in (lambda: runtime.resume("9lives", None), lambda: runtime.scale("9lives", 3)):
+        with pytest.raises(Invalid, match="name: String should match pattern"):  # it cannot run again
+            act()
+    runtime.delete("9lives", force=False, delete_checkpoints=False)  # it can be deleted
+    assert [experiment.name for experiment in runtime.list(None, 10, 0)[0]] == ["one"]
 
 
 def test_conditions_and_the_message_are_recomputed_every_pass(runtime, namespace, kubelet):

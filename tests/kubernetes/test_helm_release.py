@@ -98,7 +98,7 @@ def test_install_upgrade_and_uninstall_the_chart(release_namespace, control_plan
     try:
         wait_for(lambda: running_pods(namespace, "learner"), "the release's experiment to start", timeout_s=60)
         assert learner_claim_size(namespace) == "10Gi"
-        learners.serve(NAME)
+        learners.serve(namespace, NAME)
         wait_for(lambda: runtime.get(NAME).status.phase == Phase.RUNNING, "Running")
         learner_pod = running_pods(namespace, "learner")[0]["metadata"]["uid"]
     finally:

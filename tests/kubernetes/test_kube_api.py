@@ -82,7 +82,7 @@ def test_permanent_rejections_raise_at_once_with_the_servers_words(namespace, ca
                                       KubernetesOptions(), 1)  # gRPC probes: a v1.20 server has no such field
     bad_name = config_map("Not_A_Name", "1")
     cases = [
-        (lambda: api.list("NetworkPolicy"), 403, "Forbidden", f"system:serviceaccount:{namespace.name}:rl-seedrl"),
+        (lambda: api.list("Secret"), 403, "Forbidden", f"system:serviceaccount:{namespace.name}:rl-seedrl"),
         (lambda: api.apply(bad_name), 422, "Invalid", "a lowercase RFC 1123 subdomain"),
         (lambda: api.apply(learner), 500, "InternalError", "field not declared in schema"),
     ]

@@ -85,10 +85,11 @@ def test_only_the_lease_holder_reconciles_and_another_takes_over_within_the_leas
 
         follower.create(spec(), start=True)  # any replica serves the API
         wait_for(lambda: running_pods(namespace, "learner"), "the leader to start the learner")
-        learners.serve(NAME)
+        learners.serve(namespace, NAME)
         wait_for(lambda: follower.get(NAME).status.phase == Phase.RUNNING, "Running, as the follower reads it")
         assert leader.api.reconciled() and not follower.api.reconciled()
         started_at = follower.get(NAME).status.started_at
+        secret = namespace.get("Secret", "cartpole-secret")["data"]
         generation = namespace.get("StatefulSet", "cartpole-learner")["metadata"]["generation"]
         assert wait_for(lambda: leader.ready() and follower.ready(), "both replicas to be ready")
 
@@ -107,6 +108,7 @@ def test_only_the_lease_holder_reconciles_and_another_takes_over_within_the_leas
         assert taken and max(leader.api.reconciled()) < min(taken)
         status = follower.get(NAME).status
         assert status.started_at == started_at  # the run went on: no second start
+        assert namespace.get("Secret", "cartpole-secret")["data"] == secret  # the new leader read it, made none
         assert namespace.get("StatefulSet", "cartpole-learner")["metadata"]["generation"] == generation + 1  # the stop
     finally:
         for runtime in replicas.values():

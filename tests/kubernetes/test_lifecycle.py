@@ -14,17 +14,20 @@ import pytest
 
 from seedrl.controller.models import Phase
 from seedrl.controller.runtimes.base import Conflict, Invalid, NotFound
+from seedrl.controller.runtimes.kubernetes import manifests as mf
+from seedrl.controller.runtimes.kubernetes.probe import GrpcLearnerProbe
 from seedrl.controller.runtimes.kubernetes.resource import RESTORE_ANNOTATION
-from tests.kubernetes.client import wait_for
+from tests.kubernetes.client import path, wait_for
 from tests.kubernetes.flows import NAME, conditions, replicas, running_pods, settle, spec, start_running
 from tests.kubernetes.kubelet import crash_loop, exited
 
 OWNED = {("ConfigMap", "cartpole-config"), ("Service", "cartpole-learner"), ("StatefulSet", "cartpole-learner"),
-         ("Deployment", "cartpole-actors")}
+         ("Deployment", "cartpole-actors"), ("Secret", "cartpole-secret"), ("NetworkPolicy", "cartpole-learner")}
+OWNED_KINDS = ("ConfigMap", "Service", "StatefulSet", "Deployment", "Secret", "NetworkPolicy")
 
 
 def owned_by(namespace, uid: str) -> set[tuple[str, str]]:
-    return {(kind, obj["metadata"]["name"]) for kind in ("ConfigMap", "Service", "StatefulSet", "Deployment")
+    return {(kind, obj["metadata"]["name"]) for kind in OWNED_KINDS
             for obj in namespace.list(kind) if any(ref["uid"] == uid for ref in obj["metadata"].get("ownerReferences", []))}
 
 
@@ -48,7 +51,7 @@ def test_start_runs_owned_pods_and_a_claim_and_reports_the_learner(runtime, name
     settle(runtime, lambda: len(running_pods(namespace, "actor")) == 2 and running_pods(namespace, "learner"), "pods")
     claim = wait_for(lambda: namespace.get("PersistentVolumeClaim", "data-cartpole-learner-0"), "the claim")
     assert claim["spec"]["resources"]["requests"]["storage"] == "10Gi"
-    learner = learners.serve(NAME)
+    learner = learners.serve(namespace, NAME)
     learner.status.frames, learner.status.fps, learner.status.mean_return_100 = 12_345, 6_789.0, 21.5
     learner.status.last_checkpoint_step, learner.status.connected_streams = 40, 4
     status = settle(runtime, lambda: (s := runtime.get(NAME).status).phase == Phase.RUNNING and s, "Running")
@@ -61,6 +64,49 @@ def test_start_runs_owned_pods_and_a_claim_and_reports_the_learner(runtime, name
     raw = namespace.get("Experiment", NAME)["status"]
     assert raw["actor_selector"] == "seedrl.io/experiment=cartpole,app.kubernetes.io/component=actor"
     assert raw["observed_generation"] == experiment["metadata"]["generation"]
+
+
+def test_the_experiments_secret_is_mounted_required_and_kept_across_stops_and_controllers(
+        runtime, make_runtime, namespace, learners):
+    learner = start_running(runtime, namespace, learners)
+    stored = namespace.get("Secret", "cartpole-secret")
+    assert stored["metadata"]["ownerReferences"][0]["uid"] == namespace.get("Experiment", NAME)["metadata"]["uid"]
+    secret = mf.secret_value(stored)
+    for component in ("learner", "actor"):
+        for pod in running_pods(namespace, component):
+            volume = next(v for v in pod["spec"]["volumes"] if v["name"] == mf.SECRET_VOLUME)
+            assert volume["secret"]["secretName"] == "cartpole-secret"
+            (container,) = pod["spec"]["containers"]
+            assert {"name": mf.SECRET_VOLUME, "mountPath": mf.SECRET_DIR, "readOnly": True} in container["volumeMounts"]
+    assert json.loads(namespace.get("ConfigMap", "cartpole-config")["data"]["learner.json"])["auth"]["secret_file"] == \
+        mf.SECRET_FILE
+
+    # The learner refuses a status call without the secret, or with another one; the controller's carries it.
+    probe = GrpcLearnerProbe(learners.address, timeout_s=1.0)
+    assert probe.status(NAME, None) is None and learner.refused("missing") == 1
+    assert probe.status(NAME, mf.secret_value(None)) is None and learner.refused("wrong") == 1
+    assert probe.status(NAME, secret) is not None
+    probe.close()
+
+    # A stop, a resume and another controller (a restart, or a new leader) keep it: it is read, never made anew.
+    runtime.stop(NAME)
+    learners.down(NAME)
+    settle(runtime, lambda: runtime.get(NAME).status.phase == Phase.STOPPED, "Stopped")
+    runtime.resume(NAME, None)
+    successor = make_runtime()
+    settle(successor, lambda: running_pods(namespace, "learner"), "the learner to start again")
+    learners.serve(namespace, NAME)
+    settle(successor, lambda: runtime.get(NAME).status.phase == Phase.RUNNING, "the resumed learner to answer")
+    assert mf.secret_value(namespace.get("Secret", "cartpole-secret")) == secret
+
+    # A Secret deleted while the experiment runs is made anew, and learner and actors restart together on it.
+    namespace.kube.delete(path("Secret", namespace.name, "cartpole-secret"))
+    successor.reconcile_all()
+    renewed = mf.secret_value(namespace.get("Secret", "cartpole-secret"))
+    assert renewed != secret
+    for kind, name in (("StatefulSet", "cartpole-learner"), ("Deployment", "cartpole-actors")):
+        template = namespace.get(kind, name)["spec"]["template"]["metadata"]
+        assert template["annotations"][mf.SECRET_VERSION_ANNOTATION] == mf.secret_version(renewed)
 
 
 def test_created_without_start_waits_then_starts(runtime, namespace):
@@ -148,7 +194,7 @@ def test_resume_from_a_named_checkpoint_restores_it_once(runtime, namespace, lea
     assert replicas(namespace, "StatefulSet", "cartpole-learner") == 1
     assert runtime.get(NAME).status.message == "starting from checkpoint ckpt-120"
     settle(runtime, lambda: running_pods(namespace, "learner"), "the learner pod")
-    learners.serve(NAME)
+    learners.serve(namespace, NAME)
     settle(runtime, lambda: learner_json(namespace)["restore_from"] is None, "the restore to be consumed")
     assert runtime.get(NAME).status.phase == Phase.RUNNING
     assert "seedrl.io/run-restore-from" not in namespace.get("StatefulSet", "cartpole-learner")["metadata"]["annotations"]
@@ -209,7 +255,7 @@ def test_delete_cascades_and_keeps_checkpoints_unless_asked(runtime, namespace, 
     runtime.delete(NAME, force=True, delete_checkpoints=False)
     # The real garbage collector deletes what the Experiment owned, in the background.
     wait_for(lambda: not any(namespace.list(kind, labelSelector="seedrl.io/experiment") for kind in (
-        "ConfigMap", "Service", "StatefulSet", "Deployment", "Pod")), "the owned objects to go")
+        *OWNED_KINDS, "Pod")), "the owned objects to go")
     assert [claim["metadata"]["name"] for claim in namespace.list("PersistentVolumeClaim")] == ["data-cartpole-learner-0"]
     with pytest.raises(NotFound):
         runtime.get(NAME)

@@ -29,7 +29,7 @@ SPECS = {
 OPTIONS = {
     "defaults": KubernetesOptions(),
     "gcs": KubernetesOptions(storage={"kind": "gcs", "bucket": "rl-checkpoints"}, service_account="seedrl-runs",
-                             network_policy=True, allow_custom_envs=True,
+                             allow_custom_envs=True,
                              learner={"node_selector": {"pool": "learners"}, "tolerations": [
                                  {"key": "dedicated", "operator": "Equal", "value": "rl", "effect": "NoSchedule"}]}),
 }
@@ -138,8 +138,8 @@ def test_pods_are_hardened_and_owned(name):
     assert "SEEDRL_ALLOW_CUSTOM_ENVS" not in json.dumps(objects("cpu", "defaults")[name])
 
 
-def test_network_policy_lets_only_own_actors_and_the_controller_reach_grpc():
-    policy = objects("cpu", "gcs")["NetworkPolicy/pong-learner"]["spec"]
+def test_network_policy_is_on_by_default_and_lets_only_own_actors_and_the_controller_reach_grpc():
+    policy = objects("cpu", "defaults")["NetworkPolicy/pong-learner"]["spec"]
     grpc_rule, metrics_rule = policy["ingress"]
     assert grpc_rule["ports"] == [{"port": 8686, "protocol": "TCP"}]
     actors, controller = grpc_rule["from"]
@@ -147,7 +147,9 @@ def test_network_policy_lets_only_own_actors_and_the_controller_reach_grpc():
     assert actors["podSelector"]["matchExpressions"][0]["values"] == ["actor", "evaluator"]
     assert controller["podSelector"]["matchLabels"] == {"app.kubernetes.io/component": "controller"}
     assert "from" not in metrics_rule and metrics_rule["ports"] == [{"port": 9090, "protocol": "TCP"}]
-    assert "NetworkPolicy/pong-learner" not in objects("cpu", "defaults")
+    assert policy["podSelector"]["matchLabels"] == {"seedrl.io/experiment": "pong", "app.kubernetes.io/component": "learner"}
+    turned_off = mf.experiment_objects(SPECS["cpu"], OWNER, KubernetesOptions(network_policy=False), RUN)
+    assert not any(obj["kind"] == "NetworkPolicy" for obj in turned_off)
 
 
 def test_actor_pods_seed_their_envs_from_their_names(tmp_path):
@@ -203,6 +205,11 @@ def test_with_the_experiments_secret_its_pods_mount_it_and_their_configs_point_a
     for name in ("actor.json", "evaluator.json"):
         assert str(ActorConfig.model_validate(configs[name]).auth.secret_file) == mf.SECRET_FILE
     assert secret not in json.dumps(configs)
-    # Without a secret (a runtime that passes none), nothing of it appears.
+    # The pods say which secret they were started with (a new one restarts them all together), not what it is.
+    versions = {by_name[name]["spec"]["template"]["metadata"]["annotations"][mf.SECRET_VERSION_ANNOTATION]
+                for name in ("StatefulSet/pong-learner", "Deployment/pong-actors", "Deployment/pong-evaluator")}
+    assert versions == {mf.secret_version(secret)} and mf.secret_version(mf.secret_value(None)) not in versions
+    assert secret not in json.dumps([obj for obj in built if obj["kind"] != "Secret"])  # only the Secret holds it
+    # Without a secret, nothing of it appears.
     assert not any(obj["kind"] == "Secret" for obj in mf.experiment_objects(
         SPECS["cpu"], OWNER, OPTIONS["defaults"], RUN))

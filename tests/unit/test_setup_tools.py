@@ -112,3 +112,19 @@ def test_the_control_plane_is_built_once_then_found_in_its_cache(tmp_path, monke
     assert ensure([kcp]) == 0 and ensure([kcp]) == 0
     assert kcp.present()
     assert (tmp_path / "builds").read_text() == "built\n"  # the second run found the cache and built nothing
+
+
+def test_the_kubernetes_fixtures_look_for_the_control_plane_where_the_setup_builds_it(tmp_path, monkeypatch):
+    """One place says where the control plane is: the fixtures' reason to skip names the setup's folders,
+    as the environment says them when asked (not when the module was imported)."""
+    from tests.kubernetes import control_plane
+
+    scripts, home = tmp_path / "kube-control-plane", tmp_path / "kcp"
+    monkeypatch.setenv("SEEDRL_KCP_DIR", str(scripts))
+    monkeypatch.setenv("KCP_HOME", str(home))
+    reason = control_plane.missing_reason()
+    assert reason is not None and f"{scripts}/build.sh" in reason and str(setup_tools.kcp_binaries()) in reason
+    assert setup_tools.kcp_binaries() == home / "bin"
+    scripts.mkdir()
+    (scripts / "build.sh").write_text("exit 1\n")
+    assert control_plane.missing_reason() is None  # build.sh can make it

@@ -165,3 +165,10 @@ def test_an_admitted_spec_is_admitted_again_from_what_is_stored(data):
         return
     stored = admitted.model_dump_json()
     assert admit(ExperimentSpec, stored).model_dump_json() == stored
+
+
+def test_a_name_starts_with_a_letter_as_the_learners_service_name_must():
+    """Service names are RFC 1035 labels: `1st-run-learner` would be refused by the API server at the first start."""
+    with pytest.raises(ValidationError, match=r"name\n.*should match pattern '\^\[a-z\]"):
+        ExperimentSpec(name="1st-run")
+    assert ExperimentSpec(name="run-1").name == "run-1"

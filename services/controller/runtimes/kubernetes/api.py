@@ -31,6 +31,7 @@ TRANSIENT_STATUSES = frozenset({0, 429, 502, 503, 504})  # 0: no answer (connect
 # Namespaced kinds the runtime manages: kind -> (API path prefix, resource).
 KINDS = {
     "ConfigMap": ("api/v1", "configmaps"),
+    "Secret": ("api/v1", "secrets"),
     "Service": ("api/v1", "services"),
     "PersistentVolumeClaim": ("api/v1", "persistentvolumeclaims"),
     "Pod": ("api/v1", "pods"),

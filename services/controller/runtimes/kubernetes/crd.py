@@ -80,7 +80,8 @@ def crd() -> dict[str, Any]:
     """The CustomResourceDefinition object."""
     name_rule = {
         "rule": f"self.metadata.name.matches('{NAME_PATTERN}') && size(self.metadata.name) <= {NAME_MAX_LENGTH}",
-        "message": f"metadata.name must be a DNS-1123 label of at most {NAME_MAX_LENGTH} characters",
+        "message": f"metadata.name must be an RFC 1035 label (a lowercase letter, then lowercase letters, digits "
+                   f"and '-', not ending in '-') of at most {NAME_MAX_LENGTH} characters",
     }
     return {
         "apiVersion": "apiextensions.k8s.io/v1",

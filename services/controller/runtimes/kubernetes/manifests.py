@@ -9,15 +9,18 @@ For an Experiment `NAME` in namespace `NS`, all owned by the Experiment (deletin
   Its annotations record the current run (`Run`): when it started and what it restores.
 - Deployment `NAME-actors`: `spec.actors` actor pods pointed at the learner's DNS name, each
   seeding its envs from its pod name; Deployment `NAME-evaluator` when `eval_envs` > 0.
-- NetworkPolicy `NAME-learner` (optional): only this experiment's actors and the controller
-  reach the learner's gRPC port.
-- Secret `NAME-secret` (when the runtime passes the experiment's secret): the learner requires it
-  and the actors present it, read from a file mounted at SECRET_FILE (never an env variable).
+- NetworkPolicy `NAME-learner` (on unless the options turn it off): only this experiment's actors
+  and the controller reach the learner's gRPC port.
+- Secret `NAME-secret`: the experiment's secret, made by the runtime at the first start and kept
+  (the reconciler always passes it). The learner requires it and the actors present it, read from a
+  file mounted at SECRET_FILE (never an env variable); the controller presents it to GetStatus.
+  The pod templates carry a hash of it (SECRET_VERSION_ANNOTATION), so a new one restarts them together.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +45,9 @@ DATA_VOLUME = "data"
 SECRET_VOLUME = "secret"
 SECRET_DIR = "/var/run/seedrl"
 SECRET_FILE = f"{SECRET_DIR}/secret"
+# On the pod templates: which secret the pods were started with (a hash, not the value). A Secret made anew
+# (it was deleted while the experiment ran) changes it, so learner and actors restart together on the new one.
+SECRET_VERSION_ANNOTATION = "seedrl.io/secret-version"
 RUN_AS = 10001
 GPU_RESOURCE = "nvidia.com/gpu"
 TPU_RESOURCE = "google.com/tpu"
@@ -179,6 +185,11 @@ def secret_value(existing: Manifest | None) -> str:
     """The secret an experiment's Secret (as read from the cluster) holds; a fresh one if it has none yet."""
     encoded = (existing or {}).get("data", {}).get("secret")
     return base64.b64decode(encoded).decode() if encoded else new_secret()
+
+
+def secret_version(secret: str) -> str:
+    """A short SHA-256 of the secret: tells secrets apart without revealing one."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:16]
 
 
 def _secret_volume(experiment: str) -> dict[str, Any]:
@@ -444,7 +455,7 @@ def experiment_objects(spec: ExperimentSpec, owner: Owner, options: KubernetesOp
                        secret: str | None = None) -> list[Manifest]:
     """Every object of the experiment, running `run` (None: scaled to nothing); with `secret` (the
     experiment's, `secret_value`), its Secret too, mounted into the learner and actor pods, whose configs then
-    require it."""
+    require it, and whose templates name its version (SECRET_VERSION_ANNOTATION)."""
     running = run is not None
     authenticated = secret is not None
     objects = [
@@ -456,6 +467,11 @@ def experiment_objects(spec: ExperimentSpec, owner: Owner, options: KubernetesOp
     ]
     if spec.eval_envs:
         objects.append(evaluator_deployment(spec, owner, options, 1 if running else 0, authenticated))
+    if secret is not None:
+        for workload in objects:
+            if workload["kind"] in ("StatefulSet", "Deployment"):
+                template = workload["spec"]["template"]["metadata"]
+                template["annotations"] = {**template.get("annotations", {}), SECRET_VERSION_ANNOTATION: secret_version(secret)}
     if options.network_policy:
         objects.append(learner_network_policy(spec, owner, options))
     return objects

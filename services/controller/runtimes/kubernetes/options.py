@@ -95,7 +95,10 @@ class KubernetesOptions(_Strict):
     learner_port: int = Field(defaults.LEARNER_PORT, ge=1, le=65535, description="Learner gRPC port.")
     metrics_port: int = Field(9090, ge=1, le=65535, description="/metrics port of learner and actor pods.")
     allow_custom_envs: bool = Field(False, description="Allow `module:callable` envs (sets SEEDRL_ALLOW_CUSTOM_ENVS=1).")
-    network_policy: bool = Field(False, description="A NetworkPolicy per experiment: only its actors (and the controller) reach its learner's gRPC port.")
+    network_policy: bool = Field(
+        True, description="A NetworkPolicy per experiment: only its actors (and the controller) reach its learner's gRPC "
+        "port. Enforced only where the cluster's network plugin enforces NetworkPolicies (GKE: Dataplane V2).",
+    )
     controller_selector: dict[str, str] = Field(
         default_factory=lambda: {"app.kubernetes.io/component": "controller"},
         description="Labels of the controller pods (allowed to reach learners' gRPC port for status).",

@@ -34,17 +34,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, NamedTuple
 
-from pydantic import ValidationError
-
 from seedrl.common.defaults import ACTOR_REFUSED_EXIT_CODE
 from seedrl.spec.experiment import ExperimentSpec
 from seedrl.controller.models import ExperimentStatus, Phase
 from seedrl.controller.runtimes.kubernetes import manifests as mf
-from seedrl.controller.runtimes.kubernetes.api import ApiError, ClusterApi, ConflictError, Object
+from seedrl.controller.runtimes.kubernetes.api import AlreadyExistsError, ApiError, ClusterApi, ConflictError, Object
 from seedrl.controller.runtimes.kubernetes.options import KubernetesOptions
 from seedrl.controller.runtimes.kubernetes.probe import LearnerProbe
 from seedrl.controller.runtimes.kubernetes.resource import (
-    RESTORE_ANNOTATION, name_of, spec_of, status_extra, status_of, suspended,
+    RESTORE_ANNOTATION, fail_invalid, name_of, spec_of, status_extra, status_of, suspended,
 )
 from seedrl.controller.runtimes.local import set_condition
 from seedrl.controller.runtimes.local_experiment import LEARNER_MAX_RESTARTS
@@ -222,15 +220,15 @@ class Reconciler:
             self.api.merge_patch("Experiment", current.name, current.experiment_patch)
 
     def _reconcile(self, current: _Pass) -> None:
-        try:
-            spec = spec_of(current.resource)
-        except ValidationError as error:
-            self._invalid(current, error)
+        spec, invalid = spec_of(current.resource)
+        if invalid is not None:
+            self._invalid(current, invalid)
+            return
+        current.status.conditions = [c for c in current.status.conditions if c.type != "SpecValid"]
+        if suspended(current.resource):
+            self._stop(current)
         else:
-            if suspended(current.resource):
-                self._stop(current)
-            else:
-                self._run(current, spec)
+            self._run(current, spec)
 
     def _write(self, current: _Pass, before: tuple[Object, dict[str, Any]]) -> bool:
         """Write the status if it changed, unless the Experiment changed since it was read (the next pass
@@ -264,10 +262,11 @@ class Reconciler:
             run = mf.Run(current.now, mf.checkpoint_path(reference, name) if reference else None)
         if status.started_at != run.started_at:  # a run the status does not show yet
             status.phase, status.started_at, status.finished_at = Phase.PENDING, run.started_at, None
-        serving = self.probe.status(name)
+        secret = self._secret(current, spec)
+        serving = self.probe.status(name, secret)
         if serving is not None and run.restore_from:
             run = replace(run, restore_from=None)  # restored: a restart of this learner takes its newest checkpoint
-        self._apply_all(current, spec, run, learner)
+        self._apply_all(current, spec, run, learner, secret)
         if requested:  # consumed, now that a run restoring it is applied
             current.patch_experiment({"metadata": {"annotations": {RESTORE_ANNOTATION: None}}})
         if run.restore_from:
@@ -333,9 +332,29 @@ class Reconciler:
         message = f"{status.ready_actors}/{desired} actors running" + (f"; {problem.message}" if problem and not ready else "")
         set_condition(status, "ActorsReady", ready, reason, message)
 
-    def _apply_all(self, current: _Pass, spec: ExperimentSpec, run: mf.Run, learner: Object | None) -> None:
-        owner = mf.Owner(spec.name, current.resource["metadata"]["uid"], self.api.namespace)
-        for manifest in mf.experiment_objects(spec, owner, self.options, run):
+    def _owner(self, current: _Pass) -> mf.Owner:
+        return mf.Owner(current.name, current.resource["metadata"]["uid"], self.api.namespace)
+
+    def _secret(self, current: _Pass, spec: ExperimentSpec) -> str:
+        """The experiment's secret: the one its Secret holds, else a new one in a new Secret. Created, never
+        replaced, so it stays the same across stops, resumes, controller restarts and leader handovers (a
+        replica that raced this one to create it makes this one take its value)."""
+        existing = self.api.get("Secret", mf.secret_name(current.name))
+        if existing is None:
+            secret = mf.secret_value(None)
+            try:
+                existing = self.api.create(mf.learner_secret(spec, self._owner(current), self.options, secret))
+            except AlreadyExistsError:
+                existing = self.api.get("Secret", mf.secret_name(current.name))
+        return mf.secret_value(existing)
+
+    def _existing_secret(self, name: str) -> str | None:
+        """The experiment's secret if its Secret exists (a learner that is running has it)."""
+        existing = self.api.get("Secret", mf.secret_name(name))
+        return mf.secret_value(existing) if existing is not None else None
+
+    def _apply_all(self, current: _Pass, spec: ExperimentSpec, run: mf.Run, learner: Object | None, secret: str) -> None:
+        for manifest in mf.experiment_objects(spec, self._owner(current), self.options, run, secret):
             if manifest["kind"] == "StatefulSet":
                 self._apply_learner(current, manifest, learner)
             else:
@@ -409,11 +428,12 @@ class Reconciler:
         if not suspended(current.resource):
             current.patch_experiment({"spec": {"suspend": True}})
 
-    def _invalid(self, current: _Pass, error: ValidationError) -> None:
-        """A spec edited in the cluster that the model refuses: stop what runs, fail, suspend."""
-        fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+    def _invalid(self, current: _Pass, rule: str) -> None:
+        """A spec that breaks `rule` (edited with kubectl, or stored before an upgrade tightened a rule): stop
+        what runs, fail with the SpecValid condition naming the rule (as the REST API's store does), suspend."""
         self._stop(current)
-        self._end(current, Phase.FAILED, f"invalid spec: {fields}")
+        fail_invalid(current.status, rule)
+        self._end(current, Phase.FAILED, current.status.message)
 
     # --- Stopping ------------------------------------------------------------------------
 
@@ -430,7 +450,7 @@ class Reconciler:
             return
         learner = self.api.get("StatefulSet", mf.learner_name(name))
         if learner is not None and learner["spec"].get("replicas", 0) > 0:
-            final = self.probe.status(name)  # the last counters, before the learner goes
+            final = self.probe.status(name, self._existing_secret(name))  # the last counters, before the learner goes
             if final is not None:
                 copy_counters(status, final)
             self._scale_to_zero("StatefulSet", mf.learner_name(name))

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from typing import Any
 
-from pydantic import ValidationError
-
-from seedrl.admission import admit
 from seedrl.spec.experiment import ExperimentSpec
-from seedrl.controller.models import Experiment, ExperimentStatus
+from seedrl.controller.models import Experiment, ExperimentStatus, Phase
 from seedrl.controller.runtimes.kubernetes.crd import API_VERSION, KIND, STATUS_EXTRA
+from seedrl.controller.runtimes.local import set_condition
+from seedrl.controller.store import read_spec
 
 Object = dict[str, Any]
 
@@ -26,10 +26,18 @@ def suspended(resource: Object) -> bool:
     return bool(resource.get("spec", {}).get("suspend", False))
 
 
-def spec_of(resource: Object) -> ExperimentSpec:
-    """The ExperimentSpec of a resource; raises pydantic's ValidationError naming the invalid fields."""
+def spec_of(resource: Object) -> tuple[ExperimentSpec, str | None]:
+    """The ExperimentSpec of a resource admitted with every rule, and None; or, when it breaks a rule (a spec
+    edited with kubectl, or stored before an upgrade tightened a rule), its fields unvalidated and the rules
+    it breaks (`field: reason; ...`), as the REST API's store reads its rows (`store.read_spec`)."""
     fields = {key: value for key, value in resource.get("spec", {}).items() if key != "suspend"}
-    return admit(ExperimentSpec, {**fields, "name": name_of(resource)})
+    return read_spec(name_of(resource), json.dumps({**fields, "name": name_of(resource)}, sort_keys=True))
+
+
+def fail_invalid(status: ExperimentStatus, rule: str) -> None:
+    """Mark `status` Failed by a spec that breaks `rule`, with the SpecValid condition that names it."""
+    status.phase, status.message = Phase.FAILED, f"invalid spec: {rule}"
+    set_condition(status, "SpecValid", False, "InvalidSpec", rule)
 
 
 def status_of(resource: Object) -> ExperimentStatus:
@@ -60,10 +68,10 @@ def to_resource(spec: ExperimentSpec, namespace: str, suspend: bool, labels: dic
 
 
 def view(resource: Object) -> Experiment:
-    """The REST API's Experiment. A spec edited out of the API (kubectl) that pydantic rejects is shown
-    as it is; its status says what is wrong with it."""
-    try:
-        spec = spec_of(resource)
-    except ValidationError:
-        spec = ExperimentSpec.model_construct(**{**resource.get("spec", {}), "name": name_of(resource)})
-    return Experiment(name=name_of(resource), spec=spec, status=status_of(resource), created_at=created_at(resource))
+    """The REST API's Experiment. A spec that breaks a rule is shown as it is, Failed, with the SpecValid
+    condition naming the rule (at once, before a reconcile pass has written it)."""
+    spec, invalid = spec_of(resource)
+    status = status_of(resource)
+    if invalid is not None and status.phase != Phase.FAILED:
+        fail_invalid(status, invalid)
+    return Experiment.model_construct(name=name_of(resource), spec=spec, status=status, created_at=created_at(resource))

@@ -29,6 +29,7 @@ from seedrl.common.checkpoint_files import checkpoint_files, list_checkpoints
 from seedrl.spec.experiment import ExperimentSpec
 from seedrl.controller.models import Checkpoint, Experiment, Phase, ScrapeTargets
 from seedrl.controller.runtimes.base import Conflict, ExportPlan, Invalid, NotFound
+from seedrl.controller.store import describe
 from seedrl.controller.runtimes.kubernetes import manifests as mf
 from seedrl.controller.runtimes.kubernetes.api import AlreadyExistsError, ClusterApi, KubeApi, NotFoundError, Object
 from seedrl.controller.runtimes.kubernetes.leader import LeaseElector
@@ -36,7 +37,7 @@ from seedrl.controller.runtimes.kubernetes.options import KubernetesOptions
 from seedrl.controller.runtimes.kubernetes.probe import GrpcLearnerProbe, LearnerProbe
 from seedrl.controller.runtimes.kubernetes.reconcile import Clock, Reconciler, start_message
 from seedrl.controller.runtimes.kubernetes.resource import (
-    RESTORE_ANNOTATION, created_at, name_of, status_of, suspended, to_resource, view,
+    RESTORE_ANNOTATION, created_at, name_of, spec_of, status_of, suspended, to_resource, view,
 )
 
 log = logging.getLogger(__name__)
@@ -203,6 +204,13 @@ class KubernetesRuntime:
         assert self._checkpoints_dir is not None
         return self._checkpoints_dir / "experiments" / name / "checkpoints"
 
+    @staticmethod
+    def _check_spec(resource: Object) -> None:
+        """Invalid (422) naming the rule when the stored spec breaks one: such an experiment cannot run."""
+        invalid = spec_of(resource)[1]
+        if invalid is not None:
+            raise Invalid("spec", f"the stored spec of {name_of(resource)!r} breaks a rule: {invalid}")
+
     def _patch(self, name: str, patch: Object) -> Object:
         try:
             return self.api.merge_patch("Experiment", name, patch)
@@ -239,6 +247,7 @@ class KubernetesRuntime:
             if status.phase != Phase.PENDING or status.started_at is not None:
                 raise Conflict(f"experiment {name!r} has run before ({status.phase.value}); "
                                "resume it to continue from a checkpoint")
+            self._check_spec(resource)
             self._check_quota()
             self._patch(name, {"spec": {"suspend": False}})
             return view(self._set_status(resource, Phase.PENDING, "starting"))
@@ -262,6 +271,7 @@ class KubernetesRuntime:
                 raise Conflict(f"experiment {name!r} is {status.phase.value}; stop it before resuming")
             if status.phase == Phase.PENDING:
                 raise Conflict(f"experiment {name!r} has never run; start it")
+            self._check_spec(resource)
             if checkpoint is not None:
                 self._check_checkpoint(name, checkpoint, "checkpoint")
             self._check_quota()
@@ -277,8 +287,8 @@ class KubernetesRuntime:
             experiment = view(resource)
             try:
                 admit(ExperimentSpec, {**experiment.spec.model_dump(mode="json"), "actors": actors})
-            except (ValueError, ValidationError) as error:
-                raise Invalid("actors", str(error)) from None
+            except ValidationError as error:
+                raise Invalid("actors", describe(error)) from None
             resource = self._patch(name, {"spec": {"actors": actors}})
             status = status_of(resource)
             status.desired_actors = actors
