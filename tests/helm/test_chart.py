@@ -148,6 +148,17 @@ def test_rbac_is_least_privilege_and_namespaced_unless_asked():
     assert any("networkpolicies" in rule["resources"] for rule in policy["rules"])
 
 
+def test_network_policies_are_on_by_default():
+    """The chart's defaults: the controller's API only from the listed sources, and the controller told to give
+    every experiment a policy whose metrics port admits only the listed scrapers."""
+    objects = render()
+    policy = objects["NetworkPolicy/rl-seedrl-controller"]["spec"]
+    assert policy["ingress"][0]["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+    config = yaml.safe_load(objects["ConfigMap/rl-seedrl-controller"]["data"]["kubernetes.yaml"])
+    options = KubernetesOptions.model_validate(config)
+    assert options.network_policy and options.metrics_from == KubernetesOptions().metrics_from
+
+
 def test_network_policy_admits_only_the_listed_sources():
     policy = render(Path(__file__).parent / "values" / "networkpolicy.yaml")["NetworkPolicy/rl-seedrl-controller"]["spec"]
     assert policy["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "controller"

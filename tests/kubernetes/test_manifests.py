@@ -138,7 +138,7 @@ def test_pods_are_hardened_and_owned(name):
     assert "SEEDRL_ALLOW_CUSTOM_ENVS" not in json.dumps(objects("cpu", "defaults")[name])
 
 
-def test_network_policy_is_on_by_default_and_lets_only_own_actors_and_the_controller_reach_grpc():
+def test_network_policy_is_on_by_default_and_lets_only_own_actors_and_the_controller_reach_grpc_and_scrapers_metrics():
     policy = objects("cpu", "defaults")["NetworkPolicy/pong-learner"]["spec"]
     grpc_rule, metrics_rule = policy["ingress"]
     assert grpc_rule["ports"] == [{"port": 8686, "protocol": "TCP"}]
@@ -146,7 +146,9 @@ def test_network_policy_is_on_by_default_and_lets_only_own_actors_and_the_contro
     assert actors["podSelector"]["matchLabels"] == {"seedrl.io/experiment": "pong"}
     assert actors["podSelector"]["matchExpressions"][0]["values"] == ["actor", "evaluator"]
     assert controller["podSelector"]["matchLabels"] == {"app.kubernetes.io/component": "controller"}
-    assert "from" not in metrics_rule and metrics_rule["ports"] == [{"port": 9090, "protocol": "TCP"}]
+    assert metrics_rule["ports"] == [{"port": 9090, "protocol": "TCP"}]
+    assert [peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for peer in metrics_rule["from"]] == [
+        "monitoring", "gmp-system"]  # scrapers only, never every pod
     assert policy["podSelector"]["matchLabels"] == {"seedrl.io/experiment": "pong", "app.kubernetes.io/component": "learner"}
     turned_off = mf.experiment_objects(SPECS["cpu"], OWNER, KubernetesOptions(network_policy=False), RUN)
     assert not any(obj["kind"] == "NetworkPolicy" for obj in turned_off)

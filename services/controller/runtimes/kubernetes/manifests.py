@@ -432,8 +432,8 @@ def evaluator_deployment(spec: ExperimentSpec, owner: Owner, options: Kubernetes
 
 
 def learner_network_policy(spec: ExperimentSpec, owner: Owner, options: KubernetesOptions) -> Manifest:
-    """Only this experiment's actors (and evaluator) and the controller reach the learner's gRPC port;
-    its /metrics port stays open to scrapers."""
+    """Only this experiment's actors (and evaluator) and the controller reach the learner's gRPC port; only
+    the scrapers of `options.metrics_from` reach its /metrics port."""
     own_actors = {"matchLabels": {EXPERIMENT_LABEL: spec.name},
                   "matchExpressions": [{"key": COMPONENT_LABEL, "operator": "In", "values": ["actor", "evaluator"]}]}
     return {
@@ -445,7 +445,7 @@ def learner_network_policy(spec: ExperimentSpec, owner: Owner, options: Kubernet
             "ingress": [
                 {"from": [{"podSelector": own_actors}, {"podSelector": {"matchLabels": options.controller_selector}}],
                  "ports": [{"port": options.learner_port, "protocol": "TCP"}]},
-                {"ports": [{"port": options.metrics_port, "protocol": "TCP"}]},
+                {"from": options.metrics_from, "ports": [{"port": options.metrics_port, "protocol": "TCP"}]},
             ],
         },
     }

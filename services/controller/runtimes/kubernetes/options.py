@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from seedrl.common import defaults
 from seedrl.spec.experiment import MemoryQuantity
 
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set on every namespace by the API server (1.21+)
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
@@ -98,6 +99,13 @@ class KubernetesOptions(_Strict):
     network_policy: bool = Field(
         True, description="A NetworkPolicy per experiment: only its actors (and the controller) reach its learner's gRPC "
         "port. Enforced only where the cluster's network plugin enforces NetworkPolicies (GKE: Dataplane V2).",
+    )
+    metrics_from: list[dict[str, Any]] = Field(
+        default_factory=lambda: [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: namespace}}}
+                                 for namespace in ("monitoring", "gmp-system")],
+        min_length=1,
+        description="NetworkPolicyPeers allowed to scrape the learner's /metrics port (default: the `monitoring` "
+                    "namespace of a Prometheus Operator stack and GKE Managed Prometheus' `gmp-system`).",
     )
     controller_selector: dict[str, str] = Field(
         default_factory=lambda: {"app.kubernetes.io/component": "controller"},
