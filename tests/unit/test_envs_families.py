@@ -152,3 +152,22 @@ def test_the_learner_and_the_actors_get_the_specs_env_options():
     actor = actor_config(spec, "actor-0", "localhost:5555")
     assert learner.env_options == actor.env_options == spec.env_options
     assert env_spec(actor.env, actor.env_options).observation_space.shape == (84, 84, 2)
+
+
+def test_box2d_envs_come_with_the_all_extra():
+    """`seedrl[all]` (what the tests install) brings Gymnasium's Box2D envs."""
+    spec = env_spec("gym:LunarLander-v3")
+    assert spec.observation_shape == (8,) and spec.action_space == DiscreteSpace(4)
+
+
+@pytest.mark.parametrize(("env_id", "extra"), [("gym:LunarLander-v3", "box2d"), ("gym:HalfCheetah-v5", "mujoco"),
+                                               ("gym:CartPole-v1", "all")])
+def test_a_registered_env_whose_package_is_missing_is_refused_naming_the_extra(monkeypatch, env_id, extra):
+    import gymnasium
+
+    def missing(*args, **kwargs):
+        raise gymnasium.error.DependencyNotInstalled("Box2D is not installed")
+
+    monkeypatch.setattr(gymnasium, "make", missing)
+    with pytest.raises(UnknownEnvError, match=rf"install `seedrl\[{extra}\]`"):
+        make_env(env_id)
