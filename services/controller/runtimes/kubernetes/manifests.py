@@ -48,6 +48,7 @@ TPU_RESOURCE = "google.com/tpu"
 GKE_ACCELERATOR = "cloud.google.com/gke-accelerator"
 GKE_TPU_ACCELERATOR = "cloud.google.com/gke-tpu-accelerator"
 GKE_TPU_TOPOLOGY = "cloud.google.com/gke-tpu-topology"
+INSTANCE_TYPE = "node.kubernetes.io/instance-type"
 GCSFUSE_DRIVER = "gcsfuse.csi.storage.gke.io"
 # An actor pod's envs are seeded from its name (a Deployment's pods have no index): the spec's seed
 # plus a 32-bit hash of the pod name, so pods never share env seeds (collisions are ~1e-9 likely).
@@ -291,17 +292,19 @@ def _gcs_volume(options: KubernetesOptions) -> dict[str, Any]:
 
 
 def learner_accelerators(spec: ExperimentSpec) -> tuple[dict[str, Any], dict[str, str], list[dict[str, Any]]]:
-    """(extended resources, node selector, tolerations) for the learner's GPUs or TPU slice."""
+    """(extended resources, node selector, tolerations) for the learner's GPUs or TPU slice, on its
+    machine type when the spec names one."""
     learner = spec.resources.learner
+    pool = {INSTANCE_TYPE: learner.machine_type} if learner.machine_type else {}
     if learner.tpu is not None:
         return ({TPU_RESOURCE: str(learner.tpu.chips)},
-                {GKE_TPU_ACCELERATOR: learner.tpu.accelerator, GKE_TPU_TOPOLOGY: learner.tpu.topology},
+                {GKE_TPU_ACCELERATOR: learner.tpu.accelerator, GKE_TPU_TOPOLOGY: learner.tpu.topology, **pool},
                 [{"key": TPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}])
     if learner.gpu:
         node_selector = {GKE_ACCELERATOR: learner.gpu_type} if learner.gpu_type else {}
-        return ({GPU_RESOURCE: str(learner.gpu)}, node_selector,
+        return ({GPU_RESOURCE: str(learner.gpu)}, {**node_selector, **pool},
                 [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}])
-    return {}, {}, []
+    return {}, pool, []
 
 
 def learner_stateful_set(spec: ExperimentSpec, owner: Owner, options: KubernetesOptions, replicas: int,
