@@ -42,6 +42,15 @@ class DevicesSpec(SpecModel):
     )
 
 
+def requested_accelerator(accelerator: Accelerator, gpus: int, tpu: bool) -> Accelerator:
+    """The accelerator a learner whose pod is given `gpus` GPUs (or a TPU slice, `tpu`) must use: "auto"
+    becomes "gpu" or "tpu", so that a learner that sees none of them fails instead of training on the CPU;
+    an explicit choice stays."""
+    if accelerator != "auto":
+        return accelerator
+    return "tpu" if tpu else "gpu" if gpus else "auto"
+
+
 TpuAccelerator = Literal[
     "tpu-v4-podslice", "tpu-v5-lite-podslice", "tpu-v5-lite-device", "tpu-v5p-slice", "tpu-v6e-slice", "tpu7x",
 ]

@@ -25,6 +25,7 @@ from typing import Any
 
 from seedrl.common.credentials import new_secret
 from seedrl.spec.auth import ClientAuth
+from seedrl.spec.devices import requested_accelerator
 from seedrl.spec.env import ALLOW_CUSTOM_ENVS
 from seedrl.spec.experiment import ExperimentSpec
 from seedrl.controller.runtimes.kubernetes.crd import API_VERSION, KIND
@@ -196,9 +197,13 @@ def config_map(spec: ExperimentSpec, owner: Owner, options: KubernetesOptions, r
     `authenticated`, the learner requires and the actors present the secret mounted at SECRET_FILE."""
     learner = f"{learner_host(spec.name, owner.namespace, options)}:{options.learner_port}"
     secret = {"auth": ClientAuth(secret_file=SECRET_FILE)} if authenticated else {}
+    learner_json = learner_config(spec, logdir(spec.name), options.learner_port, options.metrics_port, restore_from,
+                                  secret_file=SECRET_FILE if authenticated else None)
+    resources = spec.resources.learner
+    learner_json["devices"]["accelerator"] = requested_accelerator(spec.devices.accelerator, resources.gpu,
+                                                                   resources.tpu is not None)
     data = {
-        "learner.json": learner_config(spec, logdir(spec.name), options.learner_port, options.metrics_port, restore_from,
-                                       secret_file=SECRET_FILE if authenticated else None),
+        "learner.json": learner_json,
         "actor.json": actor_config(spec, "actor-0", learner, metrics_port=options.metrics_port, **secret).model_dump(mode="json"),
     }
     if spec.eval_envs:
