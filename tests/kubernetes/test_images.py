@@ -2,9 +2,9 @@
 
 No Docker engine runs here, so the one command each Dockerfile runs is run by this test instead:
 the (CPU) actor's extras are installed from this checkout into a new venv and its entry point
-started (the controller's: tests/integration/test_controller_only_install.py). The GPU learner's and
-the Atari/MuJoCo/Football actor's extras download gigabytes (CUDA, envpool), so for them the test
-checks only that the Dockerfile's extras exist. Marked `integration` (about a minute with a warm pip cache).
+started (the controller's: tests/integration/test_controller_only_install.py). The learner images' and
+the Atari/MuJoCo/Football actor's extras download gigabytes (TensorFlow, CUDA, envpool), so for them the
+test checks the Dockerfiles' structure (tests/unit/test_image_pins.py resolves the learners' pins). Marked `integration` (about a minute with a warm pip cache).
 """
 
 from __future__ import annotations
@@ -30,13 +30,35 @@ def dockerfile_extras(name: str) -> list[str]:
 
 def test_dockerfiles_are_multi_stage_non_root_and_name_real_extras():
     extras = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"])
-    for name in ("controller", "actor", "learner"):
+    for name in ("controller", "actor"):
         text = (DOCKER / f"{name}.Dockerfile").read_text()
         assert text.count("\nFROM ") + text.startswith("FROM ") >= 2, name
         assert "USER 10001:10001" in text and "COPY --from=build /opt/venv /opt/venv" in text
         assert set(dockerfile_extras(name)) <= extras, name
-    assert dockerfile_extras("learner") == ["learner-gpu"]
     assert "tensorflow" not in " ".join(dockerfile_extras("actor"))
+
+
+def learner_stages() -> dict[str, str]:
+    """stage name -> its lines, of docker/learner.Dockerfile."""
+    text = (DOCKER / "learner.Dockerfile").read_text()
+    stages = re.split(r"^FROM ", text, flags=re.MULTILINE)[1:]
+    return {stage.split("\n")[0].split(" AS ")[1]: stage for stage in stages}
+
+
+def test_the_learner_dockerfile_has_a_non_root_target_per_accelerator():
+    stages = learner_stages()
+    assert list(stages)[-1] == "gpu"  # a build without --target makes the GPU learner
+    assert "USER 10001:10001" in stages["runtime"]
+    for target in ("cpu", "gpu", "tpu"):
+        assert stages[target].startswith("runtime AS "), target  # the non-root runtime stage
+        assert f"COPY --from=build-{target} /opt/venv /opt/venv" in stages[target]
+        assert "--chown" not in stages[target]  # root-owned, readable by uid 10001, never written by it
+
+
+def test_the_gpu_learner_finds_the_driver_gke_mounts():
+    env = " ".join(line for line in learner_stages()["gpu"].splitlines() if line.startswith("ENV "))
+    assert "LD_LIBRARY_PATH=/usr/local/nvidia/lib64" in env
+    assert re.search(r"PATH=\$PATH:/usr/local/nvidia/bin\b", env)
 
 
 def install(tmp_path: Path, extras: str) -> Path:
