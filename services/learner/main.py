@@ -270,13 +270,24 @@ def run_learner(config: LearnerConfig) -> int:
     try:
         learner = Learner(config)
     except MissingDevices as error:  # before serving: the final status is all there is to say why
+        config.folder.final_status.parent.mkdir(parents=True, exist_ok=True)
         write_final_status(config.folder.final_status, pb.LearnerStatus(
             experiment=config.experiment, end_reason="failed", end_message=str(error)))
-        log.error("the learner failed: %s", error)
-        return 1
+        return failed(error)
     try:
         asyncio.run(learner.serve())
     except (LearnerFailed, CredentialsError) as error:
-        log.error("the learner failed: %s", error)
-        return 1
+        return failed(error)
     return 0
+
+
+# Where Kubernetes reads a container's termination message (the pod's lastState.terminated.message).
+TERMINATION_LOG = Path("/dev/termination-log")
+
+
+def failed(error: BaseException) -> int:
+    """Log why the learner failed and leave it as the container's termination message; the exit code 1."""
+    log.error("the learner failed: %s", error)
+    if TERMINATION_LOG.exists():
+        TERMINATION_LOG.write_text(str(error))
+    return 1
