@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from seedrl.spec.node_shapes import SHAPES
 from tests.helm import tools
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -207,3 +208,19 @@ def test_the_guides_helm_install_renders_with_its_exact_values():
     output = tools.run_helm("template", *args)
     assert "kind: Deployment" in output and "my-rl-project-seedrl" in output
     assert "--checkpoints-dir=/checkpoints" in output and "kind: PodMonitoring" in output
+
+
+def test_images_are_built_for_the_nodes_platform():
+    builds = [words for words in GUIDE_COMMANDS if words[:2] == ["docker", "build"]]
+    assert len(builds) == 3
+    for words in builds:
+        assert words[words.index("--platform") + 1] == "linux/amd64", " ".join(words)
+
+
+def test_the_guides_figures_are_the_node_shapes():
+    """The largest learner request the guide quotes is what seedrl.spec.node_shapes computes."""
+    cpu, memory = SHAPES["g2-standard-8"].largest_learner_request()
+    assert f"(on `g2-standard-8`: {cpu}m CPU and {memory}Mi)" in " ".join(GUIDE.read_text().split())
+    shape = SHAPES["g2-standard-8"]
+    values = (ROOT / "helm/seedrl/values-gke.yaml").read_text()
+    assert f"({shape.allocatable_millicpu}m CPU and {shape.allocatable_mib}Mi allocatable)" in values
