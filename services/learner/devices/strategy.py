@@ -48,7 +48,7 @@ def learner_devices(spec: DevicesSpec) -> tuple[DevicePlan, tf.distribute.Strate
     if spec.accelerator == "tpu" or spec.accelerator == "auto" and tpu_runtime_present():
         try:
             tpu = connect_tpu()
-        except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError, ValueError) as error:
+        except (tf.errors.OpError, ValueError) as error:  # no TPU, or a runtime that cannot reach one
             raise missing_devices(spec, "TPU", str(error).splitlines()[0]) from error
     kind, devices = visible_devices(spec.accelerator)
     plan = plan_devices(spec, kind, devices)
