@@ -2,7 +2,8 @@
 
 No Docker engine runs here, so the one command each Dockerfile runs is run by this test instead:
 the (CPU) actor's extras are installed from this checkout into a new venv and its entry point
-started (the controller's: tests/integration/test_controller_only_install.py). The learner images' and
+started (the controller's: tests/integration/test_controller_only_install.py), and the TPU learner's
+(TensorFlow without CUDA) installed and run. The CPU and GPU learner images' and
 the Atari/MuJoCo/Football actor's extras download gigabytes (TensorFlow, CUDA, envpool), so for them the
 test checks the Dockerfiles' structure (tests/unit/test_image_pins.py resolves the learners' pins). Marked `integration` (about a minute with a warm pip cache).
 """
@@ -75,3 +76,23 @@ def test_actor_image_install(tmp_path):
             "assert u.find_spec('tensorflow') is None; print(env_spec('gym:CartPole-v1'))")
     out = subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip()  # the env spec of CartPole, made without TensorFlow
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_tpu_learner_image_install_imports_tensorflow_and_fails_without_a_tpu(tmp_path):
+    """The tpu target's install step: tensorflow-tpu imports with the project's protobuf and the pinned libtpu
+    (a newer libtpu aborts at import), and a learner asked for a TPU on this TPU-less machine ends failed
+    with its reason. TPU_SKIP_MDS_QUERY keeps libtpu from asking a GCE metadata server that is not here."""
+    venv = install(tmp_path, "learner-tpu")
+    code = ("import json, pathlib, sys, tensorflow as tf, google.protobuf as pb; "
+            "from seedrl.spec.learner import LearnerConfig; from seedrl.learner.main import run_learner; "
+            "print(tf.__version__, pb.__version__); "
+            "c = LearnerConfig(experiment='tpu', logdir=pathlib.Path(sys.argv[1]), port=0, devices={'accelerator': 'tpu'}); "
+            "print(run_learner(c)); print(json.loads(c.folder.final_status.read_text())['end_message'])")
+    result = subprocess.run([str(venv / "bin" / "python"), "-c", code, str(tmp_path / "run")], capture_output=True,
+                            text=True, timeout=600, env={"PATH": "/usr/bin:/bin", "TPU_SKIP_MDS_QUERY": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    versions, exit_code, message = result.stdout.strip().splitlines()[-3:]
+    assert versions.startswith("2.20.")
+    assert exit_code == "1" and "TensorFlow sees no TPU device" in message
