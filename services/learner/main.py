@@ -36,7 +36,7 @@ from seedrl.learner.checkpoints import Checkpointer
 from seedrl.spec.learner import LearnerConfig
 from seedrl.spec.scaling import BatchRule
 from seedrl.learner.devices.acting import Acting, InferenceCopies, LiveActing
-from seedrl.learner.devices.plan import DevicePlan
+from seedrl.learner.devices.plan import DevicePlan, MissingDevices
 from seedrl.learner.devices.precision import mixed_precision
 from seedrl.learner.devices.strategy import learner_devices
 from seedrl.learner.episodes import EpisodeStats, RateMeter
@@ -265,10 +265,29 @@ def write_final_status(path: Path, status: pb.LearnerStatus) -> None:
 
 def run_learner(config: LearnerConfig) -> int:
     """Run a learner process to its end; returns its exit code: 0, or 1 when it ended as failed
-    (its final status says why) or could not read its credentials."""
+    (its final status says why: also when it does not see the accelerators it asks for) or could not
+    read its credentials."""
     try:
-        asyncio.run(Learner(config).serve())
+        learner = Learner(config)
+    except MissingDevices as error:  # before serving: the final status is all there is to say why
+        config.folder.final_status.parent.mkdir(parents=True, exist_ok=True)
+        write_final_status(config.folder.final_status, pb.LearnerStatus(
+            experiment=config.experiment, end_reason="failed", end_message=str(error)))
+        return failed(error)
+    try:
+        asyncio.run(learner.serve())
     except (LearnerFailed, CredentialsError) as error:
-        log.error("the learner failed: %s", error)
-        return 1
+        return failed(error)
     return 0
+
+
+# Where Kubernetes reads a container's termination message (the pod's lastState.terminated.message).
+TERMINATION_LOG = Path("/dev/termination-log")
+
+
+def failed(error: BaseException) -> int:
+    """Log why the learner failed and leave it as the container's termination message; the exit code 1."""
+    log.error("the learner failed: %s", error)
+    if TERMINATION_LOG.exists():
+        TERMINATION_LOG.write_text(str(error))
+    return 1

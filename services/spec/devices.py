@@ -1,10 +1,12 @@
-"""`DevicesSpec`: how the learner uses the accelerators of its node (the spec's `devices` field)."""
+"""`DevicesSpec`: how the learner uses the accelerators of its node (the spec's `devices` field); `TpuSpec`: the
+single-host TPU slice it asks for."""
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from seedrl.spec.base import SpecModel
 
@@ -38,3 +40,71 @@ class DevicesSpec(SpecModel):
     jit_compile: bool = Field(
         False, description="Compile the train step with XLA (one training device; TPU steps are always compiled).",
     )
+
+
+def requested_accelerator(accelerator: Accelerator, gpus: int, tpu: bool) -> Accelerator:
+    """The accelerator a learner whose pod is given `gpus` GPUs (or a TPU slice, `tpu`) must use: "auto"
+    becomes "gpu" or "tpu", so that a learner that sees none of them fails instead of training on the CPU;
+    an explicit choice stays."""
+    if accelerator != "auto":
+        return accelerator
+    return "tpu" if tpu else "gpu" if gpus else "auto"
+
+
+TpuAccelerator = Literal[
+    "tpu-v4-podslice", "tpu-v5-lite-podslice", "tpu-v5-lite-device", "tpu-v5p-slice", "tpu-v6e-slice", "tpu7x",
+]
+
+# The topologies of a single-host slice of each GKE TPU accelerator (one node: every chip on one VM).
+SINGLE_HOST_TOPOLOGIES: dict[str, tuple[str, ...]] = {
+    "tpu-v4-podslice": ("2x2x1",),
+    "tpu-v5-lite-podslice": ("1x1", "2x2", "2x4"),
+    "tpu-v5-lite-device": ("1x1", "2x2", "2x4"),
+    "tpu-v5p-slice": ("2x2x1",),
+    "tpu-v6e-slice": ("1x1", "2x2", "2x4"),
+    "tpu7x": ("2x2x1",),
+}
+
+
+def topology_chips(topology: str) -> int:
+    """Chips of a slice of `topology` ("2x4" -> 8): the product of its dimensions."""
+    return math.prod(int(size) for size in topology.split("x"))
+
+
+class TpuSpec(SpecModel):
+    """A single-host GKE TPU slice for the learner."""
+
+    accelerator: TpuAccelerator = Field(description="GKE TPU accelerator (node label cloud.google.com/gke-tpu-accelerator).")
+    topology: str = Field(
+        pattern=r"^[1-9][0-9]?x[1-9][0-9]?(x[1-9][0-9]?)?$", max_length=11,
+        description="Slice topology (node label cloud.google.com/gke-tpu-topology), one host's: 1x1, 2x2 or 2x4 "
+                    "on v5e and v6e, 2x2x1 on v4, v5p and tpu7x.",
+    )
+    chips: int | None = Field(
+        None, ge=1, le=8, validate_default=True,
+        description="TPU chips requested (google.com/tpu): every chip of the topology; unset, derived from it.",
+    )
+
+    @field_validator("topology")
+    @classmethod
+    def _single_host(cls, topology: str, info: ValidationInfo) -> str:
+        accelerator = info.data.get("accelerator")
+        if accelerator is None:
+            return topology  # reported on `accelerator`
+        offered = SINGLE_HOST_TOPOLOGIES[accelerator]
+        if topology not in offered:
+            raise ValueError(f"a single-host {accelerator} slice has topology {' or '.join(offered)}, not {topology} "
+                             "(multi-host slices are not supported)")
+        return topology
+
+    @field_validator("chips")
+    @classmethod
+    def _every_chip_of_the_topology(cls, chips: int | None, info: ValidationInfo) -> int | None:
+        topology = info.data.get("topology")
+        if topology is None:
+            return chips  # reported on `topology`
+        needed = topology_chips(topology)
+        if chips is not None and chips != needed:
+            raise ValueError(f"topology {topology} has {needed} chips, all on one host: a learner takes every chip "
+                             f"of its slice, not {chips}")
+        return needed

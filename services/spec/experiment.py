@@ -21,8 +21,9 @@ from seedrl.spec.policy_gradient import PRESETS, PolicyGradientConfig, check_net
 from seedrl.spec.r2d2 import R2D2Config
 from seedrl.spec.sac import SACConfig
 from seedrl.spec.vtrace import VTraceConfig
-from seedrl.spec.devices import DevicesSpec
+from seedrl.spec.devices import DevicesSpec, TpuSpec
 from seedrl.spec.network import NetworkConfig
+from seedrl.spec.node_shapes import SHAPES, MachineShape, check_learner_fits, tpu_machine
 
 # An RFC 1035 label (it starts with a letter, as the learner's Service name must) short enough for the
 # Kubernetes objects named after it (`<name>-learner-0`, `<name>-actors-<hash>-<id>` stay within 63 characters).
@@ -43,9 +44,6 @@ CheckpointRef = Annotated[str, StringConstraints(max_length=NAME_MAX_LENGTH + 20
 CpuQuantity = Annotated[str, StringConstraints(max_length=16, pattern=r"^([0-9]{1,4}(\.[0-9]{1,3})?|[0-9]{1,7}m)$")]
 MemoryQuantity = Annotated[str, StringConstraints(max_length=16, pattern=r"^[0-9]{1,6}(\.[0-9]{1,3})?(Ki|Mi|Gi|Ti|k|M|G|T)?$")]
 
-TpuAccelerator = Literal["tpu-v4-podslice", "tpu-v5-lite-podslice", "tpu-v5p-slice", "tpu-v6e-slice"]
-
-
 class InferenceSpec(SpecModel):
     """Central batched inference on the learner."""
 
@@ -61,14 +59,6 @@ class CheckpointPolicy(SpecModel):
     keep: int = Field(3, ge=1, le=1000, description="Newest checkpoints kept on disk.")
 
 
-class TpuSpec(SpecModel):
-    """A single-host GKE TPU slice for the learner."""
-
-    accelerator: TpuAccelerator = Field(description="GKE TPU accelerator (node label cloud.google.com/gke-tpu-accelerator).")
-    topology: str = Field(pattern=r"^[1-9][0-9]?x[1-9][0-9]?(x[1-9][0-9]?)?$", max_length=11, description="Slice topology, e.g. 2x2.")
-    chips: int = Field(4, ge=1, le=8, description="TPU chips requested (google.com/tpu).")
-
-
 class LearnerResources(SpecModel):
     cpu: CpuQuantity = Field("4", description="CPU request of the learner.")
     memory: MemoryQuantity = Field("16Gi", description="Memory request of the learner.")
@@ -78,6 +68,12 @@ class LearnerResources(SpecModel):
         description="GKE accelerator type for the GPUs (cloud.google.com/gke-accelerator), e.g. nvidia-l4.",
     )
     tpu: TpuSpec | None = Field(None, description="A TPU slice instead of GPUs.")
+    machine_type: str | None = Field(
+        None, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", validate_default=True,
+        description="GKE machine type of the learner's node pool (node.kubernetes.io/instance-type), e.g. "
+                    "g2-standard-8: the learner selects it, and the request must fit its allocatable "
+                    "(docs/gke.md). Unset: any node; a TPU slice is still checked against its host.",
+    )
 
     # Cross-field checks are field validators (they see the fields declared before), so that an
     # error names the field to fix; a checked field validates its default too.
@@ -94,6 +90,26 @@ class LearnerResources(SpecModel):
         if tpu is not None and info.data.get("gpu"):
             raise ValueError("a learner takes GPUs or a TPU slice, not both")
         return tpu
+
+    @field_validator("machine_type")
+    @classmethod
+    def _fits_the_node(cls, machine_type: str | None, info: ValidationInfo) -> str | None:
+        tpu = info.data.get("tpu")
+        shape = SHAPES.get(machine_type) if machine_type else tpu_machine(tpu.accelerator, tpu.topology) if tpu else None
+        if shape is None or not {"cpu", "memory", "gpu"} <= info.data.keys():
+            return machine_type  # a machine type without a known shape, or an error reported on another field
+        check_accelerators_fit(shape, info.data["gpu"], info.data.get("gpu_type"), tpu)
+        check_learner_fits(shape, info.data["cpu"], info.data["memory"])
+        return machine_type
+
+
+def check_accelerators_fit(shape: MachineShape, gpu: int, gpu_type: str | None, tpu: TpuSpec | None) -> None:
+    """Raise ValueError if a `shape` node does not have the GPUs or the TPU slice the learner asks for."""
+    if gpu > shape.gpus or (gpu and gpu_type not in (None, shape.gpu_type)):
+        has = f"{shape.gpus} {shape.gpu_type}" if shape.gpus else "no"
+        raise ValueError(f"a {shape.name} node has {has} GPUs; the learner asks for {gpu} {gpu_type or ''}".rstrip())
+    if tpu is not None and (tpu.accelerator, tpu.topology) != (shape.tpu_accelerator, shape.tpu_topology):
+        raise ValueError(f"a {shape.name} node is not a {tpu.accelerator} {tpu.topology} slice")
 
 
 class ActorResources(SpecModel):

@@ -53,6 +53,28 @@ class DevicePlan:
         return f"{self.kind} inference: {inference}; training ({len(self.training)} replicas): {', '.join(self.training)}"
 
 
+class MissingDevices(ValueError):
+    """The spec (or the pod's resources) ask for accelerators TensorFlow does not see: the learner fails
+    rather than train on the CPU."""
+
+
+# Why a GPU or TPU may be invisible, by device kind.
+MISSING_HINTS = {
+    "GPU": "GKE mounts the NVIDIA driver at /usr/local/nvidia, which must be on LD_LIBRARY_PATH "
+           "(the learner image's gpu target sets it), and the pod must request nvidia.com/gpu",
+    "TPU": "the pod must request google.com/tpu on a TPU node and the image have tensorflow-tpu and libtpu "
+           "(the learner image's tpu target)",
+}
+
+
+def missing_devices(spec: DevicesSpec, kind: str, cause: str = "") -> MissingDevices:
+    """The error of a learner that sees no `kind` device (`cause`: what TensorFlow said, if anything)."""
+    hint = f": {MISSING_HINTS[kind]}" if kind in MISSING_HINTS else ""
+    said = f" ({cause})" if cause else ""
+    return MissingDevices(f"devices.accelerator is {spec.accelerator}, but TensorFlow sees no {kind} device{said}; "
+                          f"the learner does not fall back to the CPU{hint}")
+
+
 def tpu_runtime_present() -> bool:
     """A TPU runtime to connect to: TPU environment variables or the libtpu package."""
     return any(os.environ.get(name) for name in TPU_ENVIRONMENT) or importlib.util.find_spec("libtpu") is not None
@@ -74,7 +96,7 @@ def visible_devices(accelerator: str) -> tuple[str, list[str]]:
 def plan_devices(spec: DevicesSpec, kind: str, devices: list[str]) -> DevicePlan:
     """The plan for `devices` (names, in order) of `kind`, as `spec` asks; ValueError when they are too few."""
     if not devices:
-        raise ValueError(f"devices.accelerator is {spec.accelerator}, but TensorFlow sees no {kind} device")
+        raise missing_devices(spec, kind)
     available = len(devices)
     if kind == "CPU" and spec.inference is None and spec.training is None:
         return DevicePlan(kind, (), tuple(devices[:1]))

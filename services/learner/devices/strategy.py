@@ -7,7 +7,9 @@ import logging
 import tensorflow as tf
 
 from seedrl.spec.devices import DevicesSpec
-from seedrl.learner.devices.plan import DevicePlan, plan_devices, tpu_runtime_present, visible_devices
+from seedrl.learner.devices.plan import (
+    DevicePlan, missing_devices, plan_devices, tpu_runtime_present, visible_devices,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,10 @@ def learner_devices(spec: DevicesSpec) -> tuple[DevicePlan, tf.distribute.Strate
         split_cpu((spec.inference or 0) + (spec.training or 1))
     tpu = None
     if spec.accelerator == "tpu" or spec.accelerator == "auto" and tpu_runtime_present():
-        tpu = connect_tpu()
+        try:
+            tpu = connect_tpu()
+        except (tf.errors.OpError, ValueError) as error:  # no TPU, or a runtime that cannot reach one
+            raise missing_devices(spec, "TPU", str(error).splitlines()[0]) from error
     kind, devices = visible_devices(spec.accelerator)
     plan = plan_devices(spec, kind, devices)
     if tpu is not None:

@@ -28,6 +28,7 @@ from typing import Any
 
 from seedrl.common.credentials import new_secret
 from seedrl.spec.auth import ClientAuth
+from seedrl.spec.devices import requested_accelerator
 from seedrl.spec.env import ALLOW_CUSTOM_ENVS
 from seedrl.spec.experiment import ExperimentSpec
 from seedrl.controller.runtimes.kubernetes.crd import API_VERSION, KIND
@@ -54,6 +55,7 @@ TPU_RESOURCE = "google.com/tpu"
 GKE_ACCELERATOR = "cloud.google.com/gke-accelerator"
 GKE_TPU_ACCELERATOR = "cloud.google.com/gke-tpu-accelerator"
 GKE_TPU_TOPOLOGY = "cloud.google.com/gke-tpu-topology"
+INSTANCE_TYPE = "node.kubernetes.io/instance-type"
 GCSFUSE_DRIVER = "gcsfuse.csi.storage.gke.io"
 # An actor pod's envs are seeded from its name (a Deployment's pods have no index): the spec's seed
 # plus a 32-bit hash of the pod name, so pods never share env seeds (collisions are ~1e-9 likely).
@@ -206,9 +208,13 @@ def config_map(spec: ExperimentSpec, owner: Owner, options: KubernetesOptions, r
     `authenticated`, the learner requires and the actors present the secret mounted at SECRET_FILE."""
     learner = f"{learner_host(spec.name, owner.namespace, options)}:{options.learner_port}"
     secret = {"auth": ClientAuth(secret_file=SECRET_FILE)} if authenticated else {}
+    learner_json = learner_config(spec, logdir(spec.name), options.learner_port, options.metrics_port, restore_from,
+                                  secret_file=SECRET_FILE if authenticated else None)
+    resources = spec.resources.learner
+    learner_json["devices"]["accelerator"] = requested_accelerator(spec.devices.accelerator, resources.gpu,
+                                                                   resources.tpu is not None)
     data = {
-        "learner.json": learner_config(spec, logdir(spec.name), options.learner_port, options.metrics_port, restore_from,
-                                       secret_file=SECRET_FILE if authenticated else None),
+        "learner.json": learner_json,
         "actor.json": actor_config(spec, "actor-0", learner, metrics_port=options.metrics_port, **secret).model_dump(mode="json"),
     }
     if spec.eval_envs:
@@ -302,17 +308,19 @@ def _gcs_volume(options: KubernetesOptions) -> dict[str, Any]:
 
 
 def learner_accelerators(spec: ExperimentSpec) -> tuple[dict[str, Any], dict[str, str], list[dict[str, Any]]]:
-    """(extended resources, node selector, tolerations) for the learner's GPUs or TPU slice."""
+    """(extended resources, node selector, tolerations) for the learner's GPUs or TPU slice, on its
+    machine type when the spec names one."""
     learner = spec.resources.learner
+    pool = {INSTANCE_TYPE: learner.machine_type} if learner.machine_type else {}
     if learner.tpu is not None:
         return ({TPU_RESOURCE: str(learner.tpu.chips)},
-                {GKE_TPU_ACCELERATOR: learner.tpu.accelerator, GKE_TPU_TOPOLOGY: learner.tpu.topology},
+                {GKE_TPU_ACCELERATOR: learner.tpu.accelerator, GKE_TPU_TOPOLOGY: learner.tpu.topology, **pool},
                 [{"key": TPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}])
     if learner.gpu:
         node_selector = {GKE_ACCELERATOR: learner.gpu_type} if learner.gpu_type else {}
-        return ({GPU_RESOURCE: str(learner.gpu)}, node_selector,
+        return ({GPU_RESOURCE: str(learner.gpu)}, {**node_selector, **pool},
                 [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}])
-    return {}, {}, []
+    return {}, pool, []
 
 
 def learner_stateful_set(spec: ExperimentSpec, owner: Owner, options: KubernetesOptions, replicas: int,
