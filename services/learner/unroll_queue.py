@@ -64,9 +64,14 @@ class UnrollQueue:
         return self._batches * self.batch_size
 
     def serve(self, train_slots: int) -> None:
-        """The env slots now leased for training (evaluation slots excluded): sizes an automatic batch."""
+        """The env slots now leased for training (evaluation slots excluded): sizes an automatic batch.
+
+        0 (every actor gone: a stop, a restart) keeps the batch of the last actors served, so the unrolls they
+        left are trained in batches of that size, not one update per unroll, and actors that come back
+        start from it."""
         with self._changed:
-            self._train_slots = train_slots
+            if train_slots > 0:
+                self._train_slots = train_slots
             self._changed.notify_all()  # a larger batch makes room for waiting producers
 
     def put(self, unrolls: Unrolls) -> None:

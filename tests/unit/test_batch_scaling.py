@@ -52,6 +52,18 @@ def test_the_queue_sizes_batches_and_back_pressure_from_the_slots_it_is_told_of(
     assert batch.policy_version.tolist() == list(range(8))
 
 
+def test_when_every_actor_is_gone_the_unrolls_they_left_train_in_batches_of_their_size():
+    """Not one update per left-over unroll (each a full gradient step on a single unroll, which is what the
+    policy-lag bound of the learning tests once caught at the end of a run)."""
+    queue = UnrollQueue(lambda slots: auto_batch_size(slots, 2), batches=2)
+    queue.serve(16)
+    queue.put(chunk(0, 12))
+    queue.serve(0)
+    assert queue.batch_size == 8
+    assert queue.get_batch(timeout=1).policy_version.tolist() == list(range(8))
+    assert queue.get_batch(timeout=0.1) is None  # 4 unrolls wait for the actors to come back
+
+
 def test_inference_reports_the_training_slots_it_leases_and_releases():
     agent = VTraceAgent(cartpole_spec(), VTraceConfig(unroll_length=2), total_frames=1000)
     reported: list[int] = []
