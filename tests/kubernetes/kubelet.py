@@ -70,6 +70,7 @@ class PodState:
     message: str = ""
     restarts: int = 0
     last_exit: int | None = None  # exit code of the previous container, if it exited
+    last_message: str = ""  # what the previous container wrote to its termination message file
 
     def status(self, pod: Object, pod_ip: str, host_ip: str) -> Object:
         now = _stamp()
@@ -82,7 +83,8 @@ class PodState:
                               "restartCount": self.restarts, "state": state}
             if self.last_exit is not None:
                 status["lastState"] = {"terminated": {"exitCode": self.last_exit, "reason": "Error" if self.last_exit
-                                                      else "Completed", "startedAt": now, "finishedAt": now}}
+                                                      else "Completed", "startedAt": now, "finishedAt": now,
+                                                      **({"message": self.last_message} if self.last_message else {})}}
             containers.append(status)
         ready = "True" if self.ready else "False"
         return {
@@ -102,8 +104,8 @@ def pull_error(image: str) -> PodState:
                     message=f'rpc error: code = NotFound desc = failed to pull and unpack image "{image}": not found')
 
 
-def crash_loop(restarts: int, exit_code: int = 1) -> PodState:
-    return PodState(ready=False, waiting="CrashLoopBackOff", restarts=restarts, last_exit=exit_code,
+def crash_loop(restarts: int, exit_code: int = 1, last_message: str = "") -> PodState:
+    return PodState(ready=False, waiting="CrashLoopBackOff", restarts=restarts, last_exit=exit_code, last_message=last_message,
                     message=f"back-off 5m0s restarting failed container (restarts: {restarts})")
 
 

@@ -234,9 +234,10 @@ def test_reaching_total_frames_succeeds_and_scales_down(runtime, namespace, lear
 def test_a_crash_looping_learner_fails_the_run(runtime, namespace, learners, kubelet):
     start_running(runtime, namespace, learners)
     learners.down(NAME)
-    kubelet.set(namespace.name, "cartpole-learner-0", crash_loop(3))
+    why = "training failed: the spec asks for 1 GPU and TensorFlow sees none"  # the learner's termination message
+    kubelet.set(namespace.name, "cartpole-learner-0", crash_loop(3, last_message=why))
     status = settle(runtime, lambda: (s := runtime.get(NAME).status).phase == Phase.FAILED and s, "Failed")
-    assert "exited 3 times" in status.message and "exit code 1" in status.message
+    assert "exited 3 times" in status.message and "exit code 1" in status.message and why in status.message
     assert status.learner_restarts == 3
     assert namespace.get("Experiment", NAME)["spec"]["suspend"] is True
 

@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 # Waiting reasons that leave a container unable to start until something changes.
 STUCK_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
                            "CreateContainerError", "CrashLoopBackOff"})
+# How much of a crashed learner's termination message (why it failed) the status message quotes.
+TERMINATION_MESSAGE_CHARS = 300
 # What StatefulSet validation answers when a change touches a field that cannot change in place.
 IMMUTABLE_CAUSE = "FieldValueForbidden"
 Clock = Callable[[], datetime]
@@ -410,8 +412,9 @@ class Reconciler:
                 last = _last_exit(container) or {}
                 waiting = container.get("state", {}).get("waiting") or {}
                 if waiting.get("reason") == "CrashLoopBackOff" and container.get("restartCount", 0) >= LEARNER_MAX_RESTARTS:
+                    said = " ".join(last.get("message", "").split())[:TERMINATION_MESSAGE_CHARS]
                     return (f"the learner exited {container['restartCount']} times (last exit code "
-                            f"{last.get('exitCode')}, {last.get('reason', 'unknown')}); "
+                            f"{last.get('exitCode')}, {last.get('reason', 'unknown')}{': ' + said if said else ''}); "
                             f"see kubectl logs {pod['metadata']['name']} --previous")
         return None
 
