@@ -170,3 +170,14 @@ def scalars(folder: Path, tag: str) -> list[float]:
     if tag not in accumulator.Tags()["tensors"]:
         return []
     return [float(tensor_util.make_ndarray(event.tensor_proto)) for event in accumulator.Tensors(tag)]
+
+
+def assert_policy_lag_within(logdir: Path, steady: float) -> None:
+    """The run's `seedrl_policy_lag_steps` points stay within `steady` updates, but for its last one.
+
+    That one is taken as the 2 actors of a `seedrl train` run stop one after the other: with one gone the
+    automatic batch halves, and what was queued ahead trains in twice the updates (docs/architecture.md),
+    so its bound is twice as high.
+    """
+    lags = scalars(logdir / "tensorboard", "seedrl_policy_lag_steps")
+    assert len(lags) >= 2 and max(lags[:-1]) <= steady and lags[-1] <= 2 * steady, lags

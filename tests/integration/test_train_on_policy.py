@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.helpers import scalars, train_until_solved
+from tests.integration.helpers import assert_policy_lag_within, scalars, train_until_solved
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -62,9 +62,9 @@ def test_the_preset_learns_cartpole_within_the_frame_budget(request, tmp_path, a
     # whose first step was just acted are at most the training queue (unroll_queue_batches = 2 batches), the
     # 32 slots' finished unrolls waiting for room in it (2 batches) and the other slots' unrolls in progress
     # (2 batches): it is trained at most 6 updates later. PPO and V-MPO runs of this test stayed within 4;
-    # an AWR run on a machine loaded with other training reached 5.
-    lags = scalars(run.logdir / "tensorboard", "seedrl_policy_lag_steps")
-    assert lags and max(lags) <= 6, lags
+    # an AWR run on a machine loaded with other training reached 5; a VPG run's last point, as its actors
+    # stopped, read 8.
+    assert_policy_lag_within(run.logdir, 6)
     assert scalars(run.logdir / "tensorboard", f"{agent}/explained_variance")
 
 
