@@ -8,7 +8,8 @@ Admission takes JSON's types as JSON Schema reads them: `"actors": "3"` and `"ac
 not numbers (no coercion), while `3.0` is the integer 3. It validates twice: the input, then the
 whole resolved spec that input gives (every field written out, defaults included), so that a rule
 which would not look at a default still sees the values that will run, and what is admitted
-validates again when it is read back.
+validates again when it is read back. A spec's hyperparameters not given take the defaults of its
+env family and agent first (`seedrl.spec.family_defaults`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from pydantic import BaseModel
 from pydantic_core import from_json, to_jsonable_python
 
 from seedrl.envs.catalogue import VALIDATION_CONTEXT
+from seedrl.spec.experiment import LearningSpec
+from seedrl.spec.family_defaults import fill_in
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -38,7 +41,11 @@ def admit(model: type[Model], data: BaseModel | dict[str, Any] | str | bytes) ->
         except ValueError:
             _validate(model, data)  # raises the ValidationError that says where the JSON is broken
             raise
-    given = _validate(model, json.dumps(_whole_numbers(to_jsonable_python(data))))
+    data = _whole_numbers(to_jsonable_python(data))
+    if issubclass(model, LearningSpec) and isinstance(data, dict):
+        fields = LearningSpec.model_fields
+        data = fill_in(data, fields["env"].default, fields["agent"].default)
+    given = _validate(model, json.dumps(data))
     return _validate(model, given.model_dump_json())
 
 

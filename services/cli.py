@@ -1,4 +1,4 @@
-"""The `seedrl` command: train, learner, actor."""
+"""The `seedrl` command: train, learner, actor, controller, export, eval, defaults, plot and the API client."""
 
 from __future__ import annotations
 
@@ -14,6 +14,12 @@ from pydantic import BaseModel, ValidationError
 
 from seedrl.admission import admit
 from seedrl.common import flags
+
+
+HYPERPARAMETER_DEFAULTS = (
+    "The agent's and the network's defaults shown here are the models'; a spec's env family and agent may "
+    "change them (docs/agents.md): `seedrl defaults --env E --agent A` prints the values that will run."
+)
 
 
 def _configure_logging() -> None:
@@ -95,6 +101,32 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _defaults(args: argparse.Namespace) -> int:
+    from seedrl.spec.env import split_env_id
+    from seedrl.spec.experiment import ExperimentSpec
+    from seedrl.spec.family_defaults import agent_section, flatten, origins
+
+    given = {"name": "defaults", **{key: value for key, value in (("env", args.env), ("agent", args.agent)) if value}}
+    try:
+        spec = admit(ExperimentSpec, given)
+    except ValidationError as error:
+        sys.exit(f"seedrl defaults: invalid env or agent:\n{error}")
+    section = agent_section(spec.agent)
+    where = origins(split_env_id(spec.env)[0], spec.agent)
+    values = flatten(spec.model_dump(mode="json", include={section, "network"}))
+    rows = [(path, value, where[path][0] if where.get(path, (None, None))[1] == value else "model default")
+            for path, value in values]
+    if args.json:
+        print(json.dumps({path: {"value": value, "from": origin} for path, value, origin in rows}, indent=2))
+        return 0
+    print(f"# seedrl train --env {spec.env} --agent {spec.agent} runs with these (any flag overrides its line):")
+    width = max(len(path) for path, _, _ in rows) + 2
+    for path, value, origin in rows:
+        flag = "--" + path.replace("_", "-")
+        print(f"{flag:<{width + 2}} {json.dumps(value):<24} # {origin}")
+    return 0
+
+
 def _plot(args: argparse.Namespace) -> int:
     try:
         from seedrl.plots import PlotError
@@ -128,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("actor", ActorConfig, _actor, "Run an actor: step environments and stream them to a learner."),
         ("controller", ControllerConfig, _controller, "Run the REST controller: experiments as local processes."),
     ):
-        sub = commands.add_parser(name, help=text, description=text)
+        sub = commands.add_parser(name, help=text, description=text, epilog=HYPERPARAMETER_DEFAULTS)
         if name != "train":
             sub.add_argument("--config", help="JSON file with the configuration; flags override it.")
         flags.add_model_flags(sub, model, exclude=CLUSTER_ONLY_FIELDS if name == "train" else frozenset())
@@ -151,6 +183,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--seed", type=int, default=0, help="Environment seed (default 0).")
     evaluation.add_argument("--video", help="Record the first episode to this .mp4 (one env, Gymnasium's RecordVideo).")
     evaluation.set_defaults(run=_eval)
+    defaults = commands.add_parser(
+        "defaults", help="Print the hyperparameters an env and agent run with, and where each comes from.",
+        description="Print the agent's and the network's hyperparameters that `seedrl train --env E --agent A` "
+        "runs with: the model's default, the agent's preset or the env family's default (docs/agents.md).",
+    )
+    defaults.add_argument("--env", help="Environment as family:id (default: the spec's, gym:CartPole-v1).")
+    defaults.add_argument("--agent", help="Agent (default: the spec's, vtrace).")
+    defaults.add_argument("--json", action="store_true", help="Print JSON: {field: {value, from}}.")
+    defaults.set_defaults(run=_defaults)
     plot = commands.add_parser(
         "plot", help="Draw learning curves of runs: mean return vs env frames and vs wall time.",
         description="Draw learning curves of runs from their TensorBoard events: mean episode return vs env frames "

@@ -3,7 +3,8 @@
 The REST API takes it as its body and publishes its JSON schema, `seedrl train`'s
 flags are its fields, the Kubernetes custom resource's `spec` is generated from it,
 and the learner's and actors' process configs are derived from it. Defaults live
-here and nowhere else.
+here, but for those that depend on the env family and the agent
+(`seedrl.spec.family_defaults`, filled in by `seedrl.admission`).
 """
 
 from __future__ import annotations

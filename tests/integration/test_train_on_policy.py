@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.helpers import assert_policy_lag_within, scalars, train_until_solved
+from tests.integration.helpers import assert_policy_lag_within, assert_runs_with_family_defaults, scalars, train_until_solved
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -35,14 +35,6 @@ CARTPOLE_GOALS = {
 # (docs/benchmarks.md), about a minute on 2 cores.
 HALFCHEETAH_TARGET_RETURN = 500.0
 HALFCHEETAH_FRAME_BUDGET = 500_000
-# The PPO options of examples/halfcheetah.yaml, on 2 actors x 16 envs.
-HALFCHEETAH_PPO = [
-    "--policy-gradient.batch-size", "32", "--policy-gradient.unroll-length", "64", "--policy-gradient.epochs", "10",
-    "--policy-gradient.minibatches", "32", "--policy-gradient.learning-rate", "3e-4",
-    "--policy-gradient.normalize-observations", "--policy-gradient.normalize-values",
-]
-
-
 def on_policy(env: str, agent: str, *options: str) -> list[str]:
     """`seedrl train` flags for `agent` on `env` with 2 actors x 16 envs."""
     return ["--env", env, "--agent", agent, "--actors", "2", "--envs-per-actor", "16", *options]
@@ -70,7 +62,7 @@ def test_the_preset_learns_cartpole_within_the_frame_budget(request, tmp_path, a
 
 def test_ppo_on_halfcheetah_improves_far_above_a_random_policy(tmp_path):
     pytest.importorskip("mujoco", reason="needs the mujoco extra: pip install 'seedrl[mujoco]'")
-    train_until_solved(
-        tmp_path, *on_policy("mujoco:HalfCheetah-v5", "ppo", *HALFCHEETAH_PPO),
-        frames=HALFCHEETAH_FRAME_BUDGET, target=HALFCHEETAH_TARGET_RETURN,
+    run = train_until_solved(
+        tmp_path, *on_policy("mujoco:HalfCheetah-v5", "ppo"), frames=HALFCHEETAH_FRAME_BUDGET, target=HALFCHEETAH_TARGET_RETURN,
     )
+    assert_runs_with_family_defaults(run.logdir, "mujoco", "ppo")  # the defaults only

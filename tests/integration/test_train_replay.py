@@ -11,25 +11,13 @@ import subprocess
 
 import pytest
 
-from tests.integration.helpers import pids_with, seedrl, train, train_until_solved
+from tests.integration.helpers import assert_runs_with_family_defaults, pids_with, seedrl, train, train_until_solved
 
 pytestmark = pytest.mark.integration
 
-# Small networks and replays for these small envs; every other hyperparameter is the agent's default.
-R2D2_CARTPOLE = [
-    "--env", "gym:CartPole-v1", "--agent", "r2d2", "--actors", "2", "--envs-per-actor", "8",
-    "--network.hidden-sizes", "64", "64", "--network.lstm-size", "32",
-    "--r2d2.unroll-length", "20", "--r2d2.burn-in", "4", "--r2d2.batch-size", "32", "--r2d2.n-steps", "5",
-    "--r2d2.discount", "0.99", "--r2d2.learning-rate", "2e-3", "--r2d2.target-update-period", "200",
-    "--r2d2.head-hidden-size", "64", "--r2d2.epsilon-base", "0.1",
-    "--r2d2.replay.capacity", "5000", "--r2d2.replay.min-fill", "200", "--r2d2.replay.replay-ratio", "32",
-]
-SAC_PENDULUM = [
-    "--env", "gym:Pendulum-v1", "--agent", "sac", "--actors", "2", "--envs-per-actor", "8",
-    "--network.hidden-sizes", "128", "128", "--sac.critic-hidden-size", "128", "--sac.learning-rate", "1e-3",
-    "--sac.batch-size", "128", "--sac.replay.capacity", "100000", "--sac.replay.min-fill", "1000",
-    "--sac.replay.replay-ratio", "16",
-]
+# The agents' defaults for gym envs only (seedrl.spec.family_defaults: small networks and replays, a replay ratio).
+R2D2_CARTPOLE = ["--env", "gym:CartPole-v1", "--agent", "r2d2", "--actors", "2", "--envs-per-actor", "8"]
+SAC_PENDULUM = ["--env", "gym:Pendulum-v1", "--agent", "sac", "--actors", "2", "--envs-per-actor", "8"]
 # Measured on the 2-core reference machine (docs/agents.md): R2D2 solved CartPole (mean return of the last 100
 # episodes >= 475) in 4 of 4 runs after 0.17M-0.33M frames (59-115 s), SAC reached a mean of -250 on Pendulum in
 # 4 of 4 runs after 39k-46k frames (23-40 s). The replay ratio fixes the gradient steps per frame, so frames to
@@ -40,12 +28,16 @@ SAC_FRAME_BUDGET = 100_000
 
 @pytest.mark.slow
 def test_r2d2_solves_cartpole_within_the_frame_budget(tmp_path):
-    train_until_solved(tmp_path, *R2D2_CARTPOLE, frames=R2D2_FRAME_BUDGET, target=475, max_seconds=300)
+    """With the defaults only: the gym family's R2D2 settings, which the learner's config writes out."""
+    run = train_until_solved(tmp_path, *R2D2_CARTPOLE, frames=R2D2_FRAME_BUDGET, target=475, max_seconds=300)
+    assert_runs_with_family_defaults(run.logdir, "gym", "r2d2")
 
 
 @pytest.mark.slow
 def test_sac_swings_pendulum_up_within_the_frame_budget(tmp_path):
-    train_until_solved(tmp_path, *SAC_PENDULUM, frames=SAC_FRAME_BUDGET, target=-250, max_seconds=200)
+    """With the defaults only: the gym family's SAC settings."""
+    run = train_until_solved(tmp_path, *SAC_PENDULUM, frames=SAC_FRAME_BUDGET, target=-250, max_seconds=200)
+    assert_runs_with_family_defaults(run.logdir, "gym", "sac")
 
 
 @pytest.mark.slow

@@ -17,7 +17,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from seedrl.admission import admit
 from seedrl.spec.experiment import ExperimentSpec
+from seedrl.spec.family_defaults import RESOLVED_SECTIONS, family_defaults
+from seedrl.spec.policy_gradient import PRESETS
 from seedrl.controller.runtimes.kubernetes import crd
 from seedrl.controller.runtimes.kubernetes.resource import spec_of, to_resource
 from tests.kubernetes.client import KubeError
@@ -91,19 +94,46 @@ def test_crd_is_a_valid_structural_crd():
                 assert node["exclusiveMinimum"] is True and "minimum" in node, path
 
 
-def test_every_spec_field_is_in_the_crd_with_its_default():
+def test_every_spec_field_is_in_the_crd_with_its_default_but_where_env_and_agent_decide_it():
     spec = crd.spec_schema()["properties"]
     assert set(spec) == set(ExperimentSpec.model_fields) - {"name"} | {"suspend"}
     defaults = ExperimentSpec(name="x").model_dump(mode="json")
     for field, value in defaults.items():
         if field != "name" and "default" in spec[field]:
             assert spec[field]["default"] == value, field
+    assert spec["actors"]["default"] == 2 and spec["total_frames"]["default"] == 10_000_000
+    for section in RESOLVED_SECTIONS:
+        assert not [path for path, node in walk(spec[section], section) if "default" in node], section
+
+
+def test_a_partial_agent_section_applied_with_kubectl_resolves_as_through_the_rest_api(namespace):
+    """The API server writes no model default into an agent's section, so the preset and the env family's
+    defaults apply to an Experiment made with kubectl as to one made through the REST API."""
+    collection = rest_path("Experiment", namespace.name)
+    for name, given in (
+        ("partial-ppo", {"env": "gym:CartPole-v1", "agent": "ppo", "policy_gradient": {"epochs": 2}}),
+        ("partial-r2d2", {"env": "gym:CartPole-v1", "agent": "r2d2", "r2d2": {"batch_size": 16, "replay": {}}}),
+    ):
+        body = {"apiVersion": crd.API_VERSION, "kind": crd.KIND, "metadata": {"name": name, "namespace": namespace.name},
+                "spec": given}
+        stored = namespace.kube.create(collection, body)
+        section = "policy_gradient" if given["agent"] == "ppo" else "r2d2"
+        assert stored["spec"][section] == given[section], stored["spec"][section]
+        spec, invalid = spec_of(stored)
+        assert invalid is None and spec == admit(ExperimentSpec, {"name": name, **given})
+    ppo, _ = spec_of(namespace.kube.get(f"{collection}/partial-ppo"))
+    assert (ppo.policy_gradient.policy_loss, ppo.policy_gradient.epochs) == ("ppo", 2)
+    assert ppo.policy_gradient.learning_rate == PRESETS["ppo"]["learning_rate"]
+    r2d2, _ = spec_of(namespace.kube.get(f"{collection}/partial-r2d2"))
+    family = family_defaults("gym", "r2d2")
+    assert r2d2.r2d2.batch_size == 16 and r2d2.r2d2.learning_rate == family["r2d2"]["learning_rate"]
+    assert r2d2.r2d2.replay.capacity == family["r2d2"]["replay"]["capacity"]
 
 
 def test_examples_are_valid_experiment_resources():
     check = validator()
     for path in sorted((ROOT / "examples").glob("*.yaml")):
-        spec = ExperimentSpec.model_validate(yaml.safe_load(path.read_text()))
+        spec = admit(ExperimentSpec, yaml.safe_load(path.read_text()))
         resource = to_resource(spec, "default", suspend=False)
         check.validate(resource["spec"])
         assert spec_of(resource) == (spec, None)

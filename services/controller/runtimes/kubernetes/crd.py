@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from seedrl.spec.experiment import NAME_MAX_LENGTH, NAME_PATTERN, ExperimentSpec
+from seedrl.spec.family_defaults import RESOLVED_SECTIONS
 from seedrl.controller.models import ExperimentStatus
 from seedrl.controller.runtimes.kubernetes.schema import Schema, structural
 
@@ -64,8 +65,19 @@ def spec_schema() -> Schema:
     schema["required"] = [field for field in schema.get("required", []) if field != "name"]
     if not schema["required"]:
         del schema["required"]
+    for section in RESOLVED_SECTIONS:  # their defaults depend on env and agent: the controller fills them in
+        schema["properties"][section] = without_defaults(schema["properties"][section])
     schema["properties"]["suspend"] = SUSPEND
     schema["description"] = "An ExperimentSpec (its name is metadata.name), plus `suspend`."
+    return schema
+
+
+def without_defaults(schema: Schema) -> Schema:
+    """`schema` with no `default` at any depth."""
+    if isinstance(schema, dict):
+        return {key: without_defaults(value) for key, value in schema.items() if key != "default"}
+    if isinstance(schema, list):
+        return [without_defaults(item) for item in schema]
     return schema
 
 
