@@ -158,7 +158,8 @@ PONG = Part(
 
 
 # --- 2. CartPole time to a mean return of 475 and FPS, every discrete-action agent (docs/agents.md): V-trace with
-# the README's command, the on-policy presets as benchmarks.on_policy runs them, R2D2 with its learning test's settings.
+# the README's command, the on-policy presets as benchmarks.on_policy runs them, R2D2 as its learning test runs it
+# (the gym family's defaults, no agent flags).
 CARTPOLE_ARGS: dict[str, list[str]] = {
     BASELINE: README_ARGS,
     **{agent: [*TRAIN_ARGS, "--agent", agent] for agent in AGENTS if agent != BASELINE},
@@ -194,7 +195,7 @@ CARTPOLE = Part(
             "(TensorFlow import and process start included) until the mean return of the last 100 episodes "
             "reaches 475, and the run's average FPS. V-trace runs the README's command (2 x 16 envs, 3M frames), "
             "the on-policy presets `benchmarks.on_policy`'s (2 x 16 envs, 1M frames), R2D2 its learning test's "
-            "settings (2 x 8 envs, 500k frames; docs/agents.md). A run stops at {limit_s:g} s; an agent most "
+            "(its defaults for gym envs, 2 x 8 envs, 500k frames; docs/agents.md). No run sets an agent flag. A run stops at {limit_s:g} s; an agent most "
             "of whose runs did not reach 475 shows how many did and the best mean return of those that did not.",
     figures=tuple(
         figure

@@ -6,8 +6,8 @@ defaults, the on-policy agent's preset (`seedrl.spec.policy_gradient.PRESETS`), 
 three. The resolved values are written out in the admitted spec (the learner's `learner.json`
 shows them) and `seedrl defaults --env E --agent A` prints them with where each came from.
 
-Where the table has no entry, the models' defaults apply. They are SEED RL's Atari settings for
-R2D2; V-trace's and the on-policy agent's are the ones that solve CartPole.
+Where the table has no entry, the models' defaults apply: SEED RL's Atari settings for R2D2 (but for
+the network), SEED's for SAC, and for V-trace and the on-policy agent the ones that solve CartPole.
 """
 
 from __future__ import annotations
@@ -49,10 +49,32 @@ _MUJOCO_PPO: dict[str, Any] = {
     },
 }
 
+# SEED RL's published settings (its gcp/train_*.sh scripts; their learners' flag defaults where a script sets
+# nothing) where they differ from the models' defaults and a field of ours holds them. Not carried over: SEED's
+# V-trace applies gradients unclipped (ours clip at max_grad_norm), its Atari R2D2 replay of 100k unrolls (the
+# learner refuses a replay larger than its machine's memory) and its enforced replay ratio of 0.75.
+_ATARI_R2D2: dict[str, Any] = {  # gcp/train_atari.sh, atari/networks.py
+    "network": {"torso": "nature", "fc_size": 512, "lstm_size": 512, "prev_action_reward": True},
+    "r2d2": {"max_grad_norm": 80.0},
+}
+_FOOTBALL_VTRACE: dict[str, Any] = {  # gcp/train_football_checkpoints.sh, football/vtrace_main.py (Keras Adam's epsilon)
+    "vtrace": {
+        "learning_rate": 0.00012542101122072784, "lr_decay": False, "adam_epsilon": 1e-7, "discount": 0.997,
+        "entropy_cost": 0.0007330944745454107, "batch_size": 32, "unroll_length": 32,
+    },
+}
+_DMLAB_VTRACE: dict[str, Any] = {  # dmlab/vtrace_main.py and dmlab/networks.py (the scripts tune the rest per level)
+    "network": {"torso": "impala", "lstm_size": 256, "prev_action_reward": True},
+    "vtrace": {"learning_rate": 0.00048, "adam_epsilon": 3.125e-7, "batch_size": 32, "unroll_length": 100},
+}
+
 # family -> agent -> {section: {field: value}}.
 FAMILY_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     "gym": {"r2d2": _CLASSIC_R2D2, "sac": _CLASSIC_SAC},
     "mujoco": {"ppo": _MUJOCO_PPO},
+    "atari": {"r2d2": _ATARI_R2D2},
+    "football": {"vtrace": _FOOTBALL_VTRACE},
+    "dmlab": {"vtrace": _DMLAB_VTRACE},
 }
 
 

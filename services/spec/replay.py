@@ -32,7 +32,7 @@ class ReplayConfig(SpecModel):
     replay_ratio: float | None = Field(
         None, gt=0, le=100_000,
         description="Transitions sampled for training per transition inserted; acting waits for training and "
-                    "training waits for acting to keep it. None trains as fast as it can (SEED).",
+                    "training waits for acting to keep it. None trains as fast as it can.",
     )
 
     @field_validator("min_fill")

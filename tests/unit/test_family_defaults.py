@@ -18,6 +18,8 @@ from seedrl.spec.policy_gradient import PRESETS
 REFERENCE_ENVS = {
     ("gym", "discrete"): "gym:CartPole-v1", ("gym", "continuous"): "gym:Pendulum-v1",
     ("mujoco", "continuous"): "mujoco:HalfCheetah-v5", ("atari", "discrete"): "atari:Pong",
+    ("football", "discrete"): "football:academy_empty_goal_close",
+    ("dmlab", "discrete"): "dmlab:explore_goal_locations_small",
 }
 ENTRIES = [(family, agent) for family, agents in fd.FAMILY_DEFAULTS.items() for agent in agents]
 
