@@ -6,8 +6,9 @@ defaults, the on-policy agent's preset (`seedrl.spec.policy_gradient.PRESETS`), 
 three. The resolved values are written out in the admitted spec (the learner's `learner.json`
 shows them) and `seedrl defaults --env E --agent A` prints them with where each came from.
 
-Where the table has no entry, the models' defaults apply: SEED RL's Atari settings for R2D2 (but for
-the network), SEED's for SAC, and for V-trace and the on-policy agent the ones that solve CartPole.
+Where the table has no entry, the models' defaults apply: SEED RL's Atari settings for R2D2's loss,
+replay and acting, SEED's for SAC, and for V-trace, the on-policy agent and the network the ones that
+solve CartPole.
 """
 
 from __future__ import annotations
