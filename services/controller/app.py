@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from importlib.resources import files
 from typing import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -20,6 +20,7 @@ from seedrl.controller.auth import TokenAuth
 from seedrl.controller.config import ControllerConfig
 from seedrl.controller.exports import ExportJobs
 from seedrl.controller.guard import RequestGuard
+from seedrl.controller.known_query import known_query_only
 from seedrl.controller.routes import experiments, health
 from seedrl.controller.runtimes.base import Runtime
 
@@ -101,7 +102,7 @@ def create_app(config: ControllerConfig) -> FastAPI:
             runtime.close()
 
     app = FastAPI(title="seedrl controller", version="v1", description=DESCRIPTION, lifespan=lifespan,
-                  docs_url=None, redoc_url=None)
+                  docs_url=None, redoc_url=None, dependencies=[Depends(known_query_only)])
     app.state.runtime = runtime
     app.state.metrics = metrics
     app.state.exports = exports

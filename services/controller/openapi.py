@@ -1,8 +1,8 @@
 """The OpenAPI document, with every error response each operation can give, as problem details.
 
 The errors an operation can answer follow from what it is: any request can be refused for its
-host (400) or its size (413) and any can fail (500); `/api` ones need a token (401, 403); one with
-parameters or a body can be invalid (422); one naming an experiment can find none (404); one that
+host (400), its size (413) or a query parameter the operation does not take (422), and any can fail
+(500); `/api` ones need a token (401, 403); one with parameters or a body can be invalid (422); one naming an experiment can find none (404); one that
 changes something can be sent without JSON (415). What only some operations answer (409, 429,
 503) their routes declare. Each error's media type is `application/problem+json`.
 """
@@ -42,11 +42,9 @@ def declared(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def _statuses(path: str, method: str, operation: dict[str, Any]) -> set[int]:
-    statuses = {400, 413, 500}
+    statuses = {400, 413, 422, 500}  # 422: a query parameter it does not take (known_query), or invalid input
     if path.startswith(API_PREFIX):
         statuses |= {401, 403}
-    if operation.get("parameters") or operation.get("requestBody"):
-        statuses.add(422)
     if "{name}" in path:
         statuses.add(404)
     if method in ("post", "put", "patch"):

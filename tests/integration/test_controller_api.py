@@ -128,6 +128,21 @@ def test_a_body_that_is_not_json_gets_422(api):
     assert response.status_code == 422 and response.headers["content-type"] == PROBLEM
 
 
+def test_a_query_parameter_the_route_does_not_take_is_refused_naming_it(api):
+    """A misspelt option is refused, not ignored: the experiment is still there after a DELETE with `forse`."""
+    assert api.post(API, json=spec("typo")).status_code == 201
+    for method, path, params in [
+        ("DELETE", f"{API}/typo", {"forse": "true"}), ("GET", API, {"phase": "Pending", "pahse": "x"}),
+        ("GET", "/healthz", {"verbose": "1"}), ("POST", f"{API}/typo/start", {"wait": "1"}),
+    ]:
+        response = api.request(method, path, params=params)
+        assert response.status_code == 422 and response.headers["content-type"] == PROBLEM, (path, response.text)
+        fields = [error["field"] for error in response.json()["errors"]]
+        assert fields == [f"query.{name}" for name in params if name not in ("phase",)], fields
+    assert api.get(f"{API}/typo").status_code == 200 and api.get(API, params={"phase": "Pending"}).status_code == 200
+    assert api.delete(f"{API}/typo").status_code == 204
+
+
 def test_the_published_schema_is_the_experiment_spec(api):
     assert api.get("/api/v1/experiment-spec/schema").json() == ExperimentSpec.model_json_schema()
     openapi = api.get("/openapi.json").json()

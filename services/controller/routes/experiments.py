@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import tarfile
 import tempfile
 from pathlib import Path
@@ -137,10 +138,12 @@ def _chunks(buffer: IO[bytes]) -> Iterator[bytes]:
 
 def _archive(members: list[tuple[Path, str]], filename: str) -> StreamingResponse:
     """A .tar.gz of (path, name in the archive) members, built whole before the response starts
-    (a file that vanishes meanwhile is a 404, never a truncated download), then streamed."""
+    (a file that vanishes meanwhile is a 404, never a truncated download), then streamed. The same files
+    give the same bytes whenever they are archived (the gzip header carries no time)."""
     buffer = tempfile.SpooledTemporaryFile(max_size=64 * CHUNK)
     try:
-        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as compressed, \
+                tarfile.open(fileobj=compressed, mode="w") as archive:
             for path, arcname in members:
                 archive.add(path, arcname=arcname)
     except FileNotFoundError:
