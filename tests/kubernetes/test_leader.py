@@ -95,6 +95,14 @@ def test_only_the_lease_holder_reconciles_and_another_takes_over_within_the_leas
 
         leader.api.lease_cut = True  # its renewals no longer get through
         cut = time.monotonic()
+        readiness: list[bool] = []  # the follower's, sampled from before it takes the Lease until its first pass ends
+
+        def taken_over() -> bool:
+            readiness.append(follower.ready())
+            return follower.leads() and any(when > cut for when in follower.api.reconciled())
+
+        wait_for(taken_over, "the follower to lead and reconcile", timeout_s=15, every_s=0.01)
+        assert all(readiness), readiness  # ready throughout: never 503 while it takes over
         wait_for(lambda: lease_holder(namespace) == follower_id, "the follower to take the Lease", timeout_s=15)
         handover = time.monotonic() - cut
         assert handover < ELECTION["lease_duration_s"] + 2 * ELECTION["retry_period_s"] + 1.5, handover

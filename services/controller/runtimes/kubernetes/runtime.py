@@ -75,6 +75,7 @@ class KubernetesRuntime:
         self._closed = threading.Event()
         self._last_pass = 0.0
         self._leading = False
+        self._leading_since = 0.0  # when this replica began its first pass as the leader
         self._thread = threading.Thread(target=self._loop, name="reconcile", daemon=True)
         self._election = threading.Thread(target=lambda: elector.run(self._closed), name="leader-election",
                                           daemon=True) if elector else None
@@ -107,12 +108,16 @@ class KubernetesRuntime:
                 thread.join()
 
     def ready(self) -> bool:
-        """Reconciling (the leader), or able to take over (a follower that reads the Lease)."""
+        """Reconciling (the leader: a pass completed, or its first since taking over begun, within
+        STALE_AFTER_S), or able to take over (a follower that reads the Lease)."""
         if not self._thread.is_alive():
             return False
-        if self.elector is None or self.elector.is_leader():
-            return time.monotonic() - self._last_pass < STALE_AFTER_S
-        return time.monotonic() - self.elector.last_contact < STALE_AFTER_S
+        now = time.monotonic()
+        if self.elector is None:
+            return now - self._last_pass < STALE_AFTER_S
+        if self._leading:
+            return now - max(self._last_pass, self._leading_since) < STALE_AFTER_S
+        return now - self.elector.last_contact < STALE_AFTER_S  # a follower, or a leader whose first pass is next
 
     def leads(self) -> bool:
         """This replica reconciles now (always, without leader election)."""
@@ -129,6 +134,7 @@ class KubernetesRuntime:
         stops leading stops between experiments."""
         if self.leads() and not self._leading:
             self.reconciler.forget_applied()  # another replica may have changed things meanwhile
+            self._leading_since = time.monotonic()
         self._leading = self.leads()
         try:
             resources = self.api.list("Experiment")
