@@ -160,7 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("actor", ActorConfig, _actor, "Run an actor: step environments and stream them to a learner."),
         ("controller", ControllerConfig, _controller, "Run the REST controller: experiments as local processes."),
     ):
-        sub = commands.add_parser(name, help=text, description=text, epilog=HYPERPARAMETER_DEFAULTS)
+        epilog = HYPERPARAMETER_DEFAULTS if name in ("train", "learner") else None  # the commands with agent flags
+        sub = commands.add_parser(name, help=text, description=text, epilog=epilog)
         if name != "train":
             sub.add_argument("--config", help="JSON file with the configuration; flags override it.")
         flags.add_model_flags(sub, model, exclude=CLUSTER_ONLY_FIELDS if name == "train" else frozenset())

@@ -25,10 +25,12 @@ async def known_query_only(request: Request) -> None:
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
-    unknown = sorted(set(request.query_params) - declared_query(route.dependant))
+    declared = declared_query(route.dependant)
+    unknown = sorted(set(request.query_params) - declared)
     if unknown:
+        takes = ", ".join(sorted(declared)) or "none"
         raise RequestValidationError([
-            {"type": "extra_forbidden", "loc": ("query", name), "msg": "Unknown query parameter: this route takes "
-             + (", ".join(sorted(declared_query(route.dependant))) or "none"), "input": request.query_params[name]}
+            {"type": "extra_forbidden", "loc": ("query", name), "msg": f"Unknown query parameter: this route takes {takes}",
+             "input": request.query_params[name]}
             for name in unknown
         ])
