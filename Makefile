@@ -5,6 +5,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOGDIR ?= runs/cartpole
+# The test targets run one pytest-xdist worker per core, at most 4 (tests/conftest.py: what runs serially);
+# `make test PARALLEL=` runs them in one process.
+PARALLEL ?= -n auto --maxprocesses 4 --dist loadgroup
 
 .PHONY: train test test-quick test-tools protos bench bench-solve bench-controller bench-on-policy bench-replay bench-envs bench-pong bench-load bench-devices bench-all clean
 
@@ -25,11 +28,11 @@ test-tools: $(STAMP)
 
 ## Run the whole test suite (what CI runs), then list the 10 slowest tests.
 test: test-tools
-	$(BIN)/python -m pytest --durations=10
+	$(BIN)/python -m pytest $(PARALLEL) --durations=10
 
 ## Unit tests and the fast integration tests: everything not marked `slow`.
 test-quick: test-tools
-	$(BIN)/python -m pytest -m "not slow" --durations=10
+	$(BIN)/python -m pytest $(PARALLEL) -m "not slow" --durations=10
 
 ## Regenerate services/v1 from protos/ (a test fails when they drift).
 protos: $(STAMP)

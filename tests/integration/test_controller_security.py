@@ -153,8 +153,9 @@ def request_and_leave(url: str, path: str) -> socket.socket:
     return connection
 
 
-def export_pid() -> int | None:
-    pids = pids_with("seedrl.cli export")
+def export_pid(logdir: Path) -> int | None:
+    """The pid of the export the controller runs for the experiment in `logdir`, if one runs."""
+    pids = pids_with(f"seedrl.cli export --config {logdir}")
     assert len(pids) <= 1, pids  # one export at a time (--export-concurrency 1)
     return pids[0] if pids else None
 
@@ -183,10 +184,10 @@ def test_exports_are_jobs_that_never_stall_the_api(tmp_path):
                        for _ in range(20)]
             for thread in waiters:
                 thread.start()
-            wait_for(export_pid, 60, interval=0.05, what="the export process")
+            wait_for(lambda: export_pid(logdir), 60, interval=0.05, what="the export process")
             for thread in waiters:
                 thread.join(300)
-                export_pid()
+                export_pid(logdir)
             assert newest not in [c["name"] for c in api.get(f"{API}/exp/checkpoints").json()["items"]]  # rotated out
             assert len(results) == 20 and {r.status_code for r in results} == {200}, {r.text[:200] for r in results}
             assert len({r.content for r in results}) == 1
@@ -198,7 +199,7 @@ def test_exports_are_jobs_that_never_stall_the_api(tmp_path):
             wait_for(lambda: api.get(f"{API}/exp").json()["status"]["phase"] == "Stopped", 120, what="stopped")
             first, second, third = [c["name"] for c in api.get(f"{API}/exp/checkpoints").json()["items"][-3:]]
             stalled = [request_and_leave(controller.url, f"{API}/exp/checkpoints/{first}/savedmodel") for _ in range(40)]
-            os.kill(wait_for(export_pid, 60, interval=0.05, what="the first export"), signal.SIGSTOP)
+            os.kill(wait_for(lambda: export_pid(logdir), 60, interval=0.05, what="the first export"), signal.SIGSTOP)
             queued = request_and_leave(controller.url, f"{API}/exp/checkpoints/{second}/savedmodel")
             wait_for(lambda: list(exports.glob(f".{second}-*.pinned")), 30, what="the second job queued (pinned)")
             full = api.get(f"{API}/exp/checkpoints/{third}/savedmodel")
@@ -216,16 +217,16 @@ def test_exports_are_jobs_that_never_stall_the_api(tmp_path):
             # Everybody leaves: both jobs end (the stalled process is killed), nothing is left behind.
             for connection in [*stalled, queued]:
                 connection.close()
-            wait_for(lambda: export_pid() is None, 30, what="the stalled export ended")
+            wait_for(lambda: export_pid(logdir) is None, 30, what="the stalled export ended")
             time.sleep(2)
-            assert export_pid() is None  # the queued job ended with its last requester too
+            assert export_pid(logdir) is None  # the queued job ended with its last requester too
             assert not list(exports.glob(f"{first}-*")) and not list(exports.glob(f"{second}-*"))
             assert not list(exports.glob(".*"))  # no pins, no partial exports
             done = api.get(f"{API}/exp/checkpoints/{third}/savedmodel", timeout=300)  # the queue has room again
             assert done.status_code == 200 and done.headers["content-type"] == "application/gzip"
             started = time.monotonic()
             again = api.get(f"{API}/exp/checkpoints/{third}/savedmodel")  # kept: answered from disk, no process
-            assert again.status_code == 200 and time.monotonic() - started < 5 and export_pid() is None
+            assert again.status_code == 200 and time.monotonic() - started < 5 and export_pid(logdir) is None
     finally:
         controller.stop()
     assert pids_with(str(tmp_path)) == []
