@@ -33,12 +33,10 @@ def serial_group(nodeid: str) -> str | None:
     return next((group for group, prefixes in SERIAL_GROUPS.items() if nodeid.startswith(prefixes)), None)
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    for item in items:
-        if group := serial_group(item.nodeid):
-            item.add_marker(pytest.mark.xdist_group(group))
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Marks the tests of SERIAL_GROUPS for pytest-xdist, before it reads the marks."""
+    if item.config.pluginmanager.hasplugin("xdist") and (group := serial_group(item.nodeid)):
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -56,3 +54,4 @@ def two_replicas():
     import tensorflow as tf
 
     return tf.distribute.MirroredStrategy(["/cpu:1", "/cpu:2"], cross_device_ops=tf.distribute.ReductionToOneDevice())
+
