@@ -19,10 +19,10 @@ import yaml
 
 from seedrl.admission import admit
 from seedrl.spec.experiment import ExperimentSpec
-from seedrl.spec.family_defaults import RESOLVED_SECTIONS, family_defaults
+from seedrl.spec.family_defaults import FAMILY_DEFAULTS, RESOLVED_SECTIONS, family_defaults
 from seedrl.spec.policy_gradient import PRESETS
 from seedrl.controller.runtimes.kubernetes import crd
-from seedrl.controller.runtimes.kubernetes.resource import spec_of, to_resource
+from seedrl.controller.runtimes.kubernetes.resource import defaults_to_write_back, spec_of, to_resource
 from tests.kubernetes.client import KubeError
 from tests.kubernetes.client import path as rest_path
 
@@ -130,6 +130,33 @@ def test_a_partial_agent_section_applied_with_kubectl_resolves_as_through_the_re
     assert r2d2.r2d2.replay.capacity == family["r2d2"]["replay"]["capacity"]
 
 
+def test_the_defaults_a_kubectl_experiment_resolved_to_are_written_into_it_and_outlast_a_change_of_defaults(
+        namespace, runtime, monkeypatch):
+    """The first pass writes the values an Experiment made with kubectl left to its family's and agent's
+    defaults into its spec, so a controller with other defaults (an upgrade) runs it as it was admitted."""
+    collection = rest_path("Experiment", namespace.name)
+    given = {"env": "gym:CartPole-v1", "agent": "r2d2", "r2d2": {"batch_size": 16}}
+    namespace.kube.create(collection, {"apiVersion": crd.API_VERSION, "kind": crd.KIND,
+                                       "metadata": {"name": "kubectl-r2d2", "namespace": namespace.name},
+                                       "spec": {**given, "suspend": True}})
+    runtime.reconcile_all()
+    stored = namespace.kube.get(f"{collection}/kubectl-r2d2")
+    family = family_defaults("gym", "r2d2")
+    assert stored["spec"]["r2d2"]["batch_size"] == 16  # what the user set stays
+    assert stored["spec"]["r2d2"]["learning_rate"] == family["r2d2"]["learning_rate"]
+    assert stored["spec"]["r2d2"]["replay"]["capacity"] == family["r2d2"]["replay"]["capacity"]
+    assert stored["spec"]["network"]["hidden_sizes"] == family["network"]["hidden_sizes"]
+    admitted, invalid = spec_of(stored)
+    assert invalid is None and admitted == admit(ExperimentSpec, {"name": "kubectl-r2d2", **given})
+
+    monkeypatch.setitem(FAMILY_DEFAULTS["gym"], "r2d2", {"network": {"lstm_size": 7}, "r2d2": {"learning_rate": 0.5}})
+    assert admit(ExperimentSpec, {"name": "kubectl-r2d2", **given}).r2d2.learning_rate == 0.5  # new defaults...
+    runtime.reconcile_all()
+    again = namespace.kube.get(f"{collection}/kubectl-r2d2")
+    assert spec_of(again) == (admitted, None)  # ...do not reach the Experiment
+    assert again["metadata"]["generation"] == stored["metadata"]["generation"]  # and nothing more is written
+
+
 def test_examples_are_valid_experiment_resources():
     check = validator()
     for path in sorted((ROOT / "examples").glob("*.yaml")):
@@ -137,6 +164,7 @@ def test_examples_are_valid_experiment_resources():
         resource = to_resource(spec, "default", suspend=False)
         check.validate(resource["spec"])
         assert spec_of(resource) == (spec, None)
+        assert defaults_to_write_back(resource, spec) == {}  # the REST API writes the whole spec: nothing to add
 
 
 # A bad value, and what the API server answers (its own words).

@@ -42,7 +42,7 @@ from seedrl.controller.runtimes.kubernetes.api import AlreadyExistsError, ApiErr
 from seedrl.controller.runtimes.kubernetes.options import KubernetesOptions
 from seedrl.controller.runtimes.kubernetes.probe import LearnerProbe
 from seedrl.controller.runtimes.kubernetes.resource import (
-    RESTORE_ANNOTATION, fail_invalid, name_of, spec_of, status_extra, status_of, suspended,
+    RESTORE_ANNOTATION, defaults_to_write_back, fail_invalid, name_of, spec_of, status_extra, status_of, suspended,
 )
 from seedrl.controller.runtimes.local import set_condition
 from seedrl.controller.runtimes.local_experiment import LEARNER_MAX_RESTARTS
@@ -227,6 +227,8 @@ class Reconciler:
             self._invalid(current, invalid)
             return
         current.status.conditions = [c for c in current.status.conditions if c.type != "SpecValid"]
+        if resolved := defaults_to_write_back(current.resource, spec):
+            current.patch_experiment({"spec": resolved})
         if suspended(current.resource):
             self._stop(current)
         else:

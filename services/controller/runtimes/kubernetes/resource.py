@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from seedrl.spec.experiment import ExperimentSpec
+from seedrl.spec.family_defaults import RESOLVED_SECTIONS
 from seedrl.controller.models import Experiment, ExperimentStatus, Phase
 from seedrl.controller.runtimes.kubernetes.crd import API_VERSION, KIND, STATUS_EXTRA
 from seedrl.controller.runtimes.local import set_condition
@@ -32,6 +33,25 @@ def spec_of(resource: Object) -> tuple[ExperimentSpec, str | None]:
     it breaks (`field: reason; ...`), as the REST API's store reads its rows (`store.read_spec`)."""
     fields = {key: value for key, value in resource.get("spec", {}).items() if key != "suspend"}
     return read_spec(name_of(resource), json.dumps({**fields, "name": name_of(resource)}, sort_keys=True))
+
+
+def defaults_to_write_back(resource: Object, spec: ExperimentSpec) -> Object:
+    """The sections of RESOLVED_SECTIONS that `resource` (an Experiment made with kubectl) leaves in part to
+    its env family's and agent's defaults, as `spec` (its admitted spec) resolved them. Written into the
+    Experiment, they stay what they were when it was first admitted, whatever a later controller's defaults
+    are: a restarted learner never meets other hyperparameters, or a network its checkpoint does not fit.
+    Empty for an Experiment made through the REST API, which writes the whole spec (`to_resource`). Fields
+    resolved to null are left out: a merge patch cannot write a null, and the spec reads a missing one as null."""
+    given = resource.get("spec", {})
+    resolved = without_nulls(spec.model_dump(mode="json", include=set(RESOLVED_SECTIONS)))
+    return {section: values for section, values in resolved.items()
+            if without_nulls(given.get(section) or {}) != values}
+
+
+def without_nulls(values: Object) -> Object:
+    """Nested mappings without their null leaves."""
+    return {key: without_nulls(value) if isinstance(value, dict) else value
+            for key, value in values.items() if value is not None}
 
 
 def fail_invalid(status: ExperimentStatus, rule: str) -> None:
