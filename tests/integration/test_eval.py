@@ -20,8 +20,7 @@ from seedrl.envs.describe import env_spec
 from seedrl.learner.agents.base import StepInputs
 from seedrl.learner.evaluate import resolve, restore_agent
 
-from tests.integration.helpers import Run, seedrl, train
-from tests.integration.test_train_replay import R2D2_CARTPOLE
+from tests.integration.helpers import Run, seedrl
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -85,10 +84,6 @@ def test_eval_takes_other_env_options_but_refuses_envs_with_other_spaces(pong_ru
 
 # A greedy policy of a run whose last 100 training episodes (sampled actions) averaged 475 or more.
 GREEDY_RETURN_FLOOR = 450
-# The R2D2 run trains for this many frames: about 800 gradient steps after the replay's minimum fill,
-# enough to move every weight far from its initialisation (it is not trained until solved: its greedy
-# policy swings between checkpoints, from about 200 to 490 in one run, so it is no test of `eval`).
-RECURRENT_RUN_FRAMES = 20_000
 
 
 @pytest.fixture(scope="module")
@@ -99,12 +94,10 @@ def solved_cartpole(solved_ppo_cartpole) -> Run:
 
 
 @pytest.fixture(scope="module")
-def recurrent_cartpole(tmp_path_factory) -> Run:
-    """A short CartPole-v1 run of R2D2 with an LSTM core (32 units), ending with a checkpoint."""
-    logdir = tmp_path_factory.mktemp("cartpole-r2d2-lstm")
-    run = train(logdir, *R2D2_CARTPOLE, "--total-frames", str(RECURRENT_RUN_FRAMES), max_seconds=300)
-    assert run.summary["stop_reason"] == "total_frames" and run.summary["learner_steps"] > 100, run.summary
-    return run
+def recurrent_cartpole(solved_r2d2_cartpole) -> Run:
+    """CartPole-v1 solved by R2D2 with an LSTM core (32 units), ending with a checkpoint."""
+    assert solved_r2d2_cartpole.summary["checkpoint"], solved_r2d2_cartpole.summary
+    return solved_r2d2_cartpole
 
 
 def test_eval_of_a_solved_cartpole_checkpoint_scores_near_the_maximum_greedily(solved_cartpole):

@@ -1,4 +1,5 @@
-"""`seedrl plot` as a user runs it: curves of two real `seedrl train` runs, and its one-line errors."""
+"""`seedrl plot` as a user runs it: curves of two real `seedrl train` runs (the session's, which other tests
+check too), and its one-line errors."""
 
 from __future__ import annotations
 
@@ -10,31 +11,22 @@ import matplotlib.image
 import pytest
 
 from seedrl.plots.runs import read_run
-from tests.integration.helpers import seedrl
+from tests.integration.helpers import Run
 
 pytestmark = pytest.mark.integration
 
-SHORT_RUN = ("train", "--env", "gym:CartPole-v1", "--actors", "1", "--envs-per-actor", "8", "--total-frames", "60000")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> list[Path]:
-    """Two short CartPole runs trained side by side, in folders of the same name (a/cartpole, b/cartpole)."""
+def runs(tmp_path_factory, solved_ppo_cartpole: Run, solved_r2d2_cartpole: Run) -> list[Path]:
+    """The session's two CartPole runs (PPO and R2D2), seen through folders of the same name (a/cartpole,
+    b/cartpole) as a user comparing two runs of one setting has them."""
     root = tmp_path_factory.mktemp("runs")
     logdirs = [root / "a" / "cartpole", root / "b" / "cartpole"]
-    processes = [
-        seedrl(*SHORT_RUN, "--logdir", str(logdir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for logdir in logdirs
-    ]
-    try:
-        outputs = [process.communicate(timeout=180)[0] for process in processes]
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-    for process, out in zip(processes, outputs, strict=True):
-        assert process.returncode == 0, out
+    for logdir, run in zip(logdirs, (solved_ppo_cartpole, solved_r2d2_cartpole), strict=True):
+        logdir.parent.mkdir()
+        logdir.symlink_to(run.logdir, target_is_directory=True)
     return logdirs
 
 

@@ -27,10 +27,10 @@ SAC_FRAME_BUDGET = 100_000
 
 
 @pytest.mark.slow
-def test_r2d2_solves_cartpole_within_the_frame_budget(tmp_path):
-    """With the defaults only: the gym family's R2D2 settings, which the learner's config writes out."""
-    run = train_until_solved(tmp_path, *R2D2_CARTPOLE, frames=R2D2_FRAME_BUDGET, target=475, max_seconds=300)
-    assert_runs_with_family_defaults(run.logdir, "gym", "r2d2")
+def test_r2d2_solves_cartpole_within_the_frame_budget(solved_r2d2_cartpole):
+    """With the defaults only: the gym family's R2D2 settings, which the learner's config writes out. The run
+    is the session's `solved_r2d2_cartpole`, which the export test uses too."""
+    assert_runs_with_family_defaults(solved_r2d2_cartpole.logdir, "gym", "r2d2")
 
 
 @pytest.mark.slow
