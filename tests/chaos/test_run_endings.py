@@ -25,7 +25,7 @@ from seedrl.spec.experiment import ExperimentSpec
 from seedrl.v1 import learner_pb2 as pb
 from tests.integration.helpers import pids_with, read_summary, seedrl, status, wait_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SMALL = ("--actors", "1", "--envs-per-actor", "8", "--vtrace.batch-size", "4", "--vtrace.unroll-length", "8")
 

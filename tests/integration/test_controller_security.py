@@ -160,6 +160,7 @@ def export_pid(logdir: Path) -> int | None:
     return pids[0] if pids else None
 
 
+@pytest.mark.slow
 def test_exports_are_jobs_that_never_stall_the_api(tmp_path):
     """One job per checkpoint whoever asks; the checkpoint being exported survives its rotation; a stalled
     export holds no thread, so /healthz answers in 100 ms while it and dozens of requests wait; a bounded queue
@@ -232,6 +233,7 @@ def test_exports_are_jobs_that_never_stall_the_api(tmp_path):
     assert pids_with(str(tmp_path)) == []
 
 
+@pytest.mark.slow
 def test_a_stop_cut_short_by_a_killed_controller_is_finished_on_restart(tmp_path):
     controller = start_controller(tmp_path, TOKEN)
     logdir = tmp_path / "experiments" / "cut"

@@ -53,6 +53,7 @@ def alive(pid: int) -> bool:
     return not (status.exists() and status.read_text().rsplit(")", 1)[1].split()[0] == "Z")
 
 
+@pytest.mark.slow
 def test_a_run_stops_when_it_reports_the_solve_return_and_its_workers_go_with_it(worker_pid_file):
     run = run_peer(FAKE, seed=0, max_seconds=20.0, python=Path(sys.executable))
     worker = worker_pid_file
@@ -67,6 +68,7 @@ def test_a_run_stops_when_it_reports_the_solve_return_and_its_workers_go_with_it
     assert not alive(int(worker.read_text()))
 
 
+@pytest.mark.slow
 def test_a_run_that_stops_making_frames_shows_its_stall_and_ends_at_its_time_limit(worker_pid_file):
     never = Task("fake", FAKE.module, ("--stall",), solve_return=None)
     run = run_peer(never, seed=0, max_seconds=3.0, python=Path(sys.executable))
