@@ -67,9 +67,14 @@ def test_a_float16_step_takes_the_float32_step():
     np.testing.assert_allclose(actual["gradient_norm"], expected["gradient_norm"], rtol=0.02)
     assert mixed.steps == full.steps == 1
     learning_rate = full._optimizer.learning_rate.numpy()
-    for start, a, b in zip(before, full.acting_variables(), mixed.acting_variables()):
-        # Adam's first step moves each weight by about the learning rate in its gradient's direction.
-        np.testing.assert_allclose(b.numpy() - start, a.numpy() - start, atol=0.1 * learning_rate)
+    full_step = np.concatenate([(a.numpy() - start).ravel() for start, a in zip(before, full.acting_variables())])
+    mixed_step = np.concatenate([(b.numpy() - start).ravel() for start, b in zip(before, mixed.acting_variables())])
+    # Adam's first step moves each weight by about the learning rate in its gradient's direction. A
+    # gradient within float16's rounding of zero may change sign: a few weights may step the other way.
+    agrees = np.abs(mixed_step - full_step) <= 0.1 * learning_rate
+    assert agrees.mean() >= 0.98, f"{np.count_nonzero(~agrees)} of {agrees.size} weights stepped differently"
+    cosine = mixed_step @ full_step / (np.linalg.norm(mixed_step) * np.linalg.norm(full_step))
+    assert cosine >= 0.98
 
 
 def test_an_overflowing_step_is_skipped_and_the_scale_halved():
