@@ -102,7 +102,6 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _defaults(args: argparse.Namespace) -> int:
-    from seedrl.spec.env import split_env_id
     from seedrl.spec.experiment import ExperimentSpec
     from seedrl.spec.family_defaults import agent_section, flatten, origins
 
@@ -112,7 +111,7 @@ def _defaults(args: argparse.Namespace) -> int:
     except ValidationError as error:
         sys.exit(f"seedrl defaults: invalid env or agent:\n{error}")
     section = agent_section(spec.agent)
-    where = origins(split_env_id(spec.env)[0], spec.agent)
+    where = origins(spec.env, spec.agent)
     values = flatten(spec.model_dump(mode="json", include={section, "network"}))
     rows = [(path, value, where[path][0] if where.get(path, (None, None))[1] == value else "model default")
             for path, value in values]

@@ -7,7 +7,7 @@ part's `figures` are. The part's `meaning` is one line of the doc, formatted wit
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +28,8 @@ from benchmarks.system import measure_train
 from benchmarks.throughput import measure_config
 from benchmarks.time_to_solve import README_ARGS, TrainFailed, train_once
 from seedrl.envs.errors import MissingEnvPackage
-from tests.integration.test_train_replay import R2D2_CARTPOLE, R2D2_FRAME_BUDGET
+from tests.integration.test_train_on_policy import PPO_PENDULUM, PPO_PENDULUM_FRAME_BUDGET
+from tests.integration.test_train_replay import R2D2_CARTPOLE, R2D2_FRAME_BUDGET, SAC_FRAME_BUDGET, SAC_PENDULUM
 
 
 @dataclass(frozen=True)
@@ -168,16 +169,17 @@ CARTPOLE_ARGS: dict[str, list[str]] = {
 BEST_RETURN = "best mean return"
 
 
-def measure_cartpole(windows: Windows, run: int) -> Measured:
-    """Each agent trains from an empty run folder with seed `run` until 475, its budget or the time limit."""
+def measure_training(args_by_agent: dict[str, list[str]], time_key: str, windows: Windows, run: int) -> Measured:
+    """Each agent's `seedrl train ARGS` from an empty run folder with seed `run`, until its --stop-at-return, its
+    frame budget or the time limit: the time to the target (under `time_key`), FPS, best mean return and stall."""
     measured = Measured({})
-    for agent, args in CARTPOLE_ARGS.items():
+    for agent, args in args_by_agent.items():
         try:
             result = train_once(args, seed=run, max_seconds=windows.solve_limit_s)
         except TrainFailed as error:
             measured.errors[agent] = str(error)
             continue
-        measured.values[f"{agent}.time_to_475"] = result.summary["solved_at_seconds"]
+        measured.values[f"{agent}.{time_key}"] = result.summary["solved_at_seconds"]
         measured.values[f"{agent}.fps"] = result.summary["fps"]
         measured.values[f"{agent}.best_return"] = result.best_mean_return
         measured.values[f"{agent}.stall_s"] = result.longest_stall
@@ -186,6 +188,24 @@ def measure_cartpole(windows: Windows, run: int) -> Measured:
             measured.errors[agent] = (f"processes exited and were restarted ({restarts['learner']} learner, "
                                       f"{restarts['actor']} actor); the figures are kept")
     return measured
+
+
+def training_figures(agents: Sequence[str], time_key: str, target: str) -> tuple[Figure, ...]:
+    """Per agent: the time to `target` (or, where no run reached it, the best mean return) and the FPS."""
+    return tuple(
+        figure
+        for agent in agents
+        for figure in (
+            Figure(f"{agent}.{time_key}", f"time to {target}, {agent}", "s", 1,
+                   fallback=Figure(f"{agent}.best_return", BEST_RETURN, "", 1)),
+            Figure(f"{agent}.fps", f"FPS (run average), {agent}", "frames/s"),
+        )
+    )
+
+
+def training_health(agents: Sequence[str]) -> tuple[Health, ...]:
+    return tuple(Health(agent, f"{agent}.fps", f"{agent}.best_return", f"{agent}.stall_s", covers=(f"{agent}.",))
+                 for agent in agents)
 
 
 CARTPOLE = Part(
@@ -197,19 +217,33 @@ CARTPOLE = Part(
             "the on-policy presets `benchmarks.on_policy`'s (2 x 16 envs, 1M frames), R2D2 its learning test's "
             "(its defaults for gym envs, 2 x 8 envs, 500k frames; docs/agents.md). No run sets an agent flag. A run stops at {limit_s:g} s; an agent most "
             "of whose runs did not reach 475 shows how many did and the best mean return of those that did not.",
-    figures=tuple(
-        figure
-        for agent in CARTPOLE_ARGS
-        for figure in (
-            Figure(f"{agent}.time_to_475", f"time to 475, {agent}", "s", 1,
-                   fallback=Figure(f"{agent}.best_return", BEST_RETURN, "", 1)),
-            Figure(f"{agent}.fps", f"FPS (run average), {agent}", "frames/s"),
-        )
-    ),
+    figures=training_figures(list(CARTPOLE_ARGS), "time_to_475", "475"),
     settings=lambda w: {"limit_s": w.solve_limit_s, "agents": list(CARTPOLE_ARGS)},
-    measure=measure_cartpole,
-    health=tuple(Health(agent, f"{agent}.fps", f"{agent}.best_return", f"{agent}.stall_s", covers=(f"{agent}.",))
-                 for agent in CARTPOLE_ARGS),
+    measure=lambda windows, run: measure_training(CARTPOLE_ARGS, "time_to_475", windows, run),
+    health=training_health(list(CARTPOLE_ARGS)),
+)
+
+# --- 2b. Pendulum-v1 to a mean return of -250 with the continuous-action agents' defaults, as their learning tests
+# run them (the gym family's SAC defaults, Pendulum-v1's PPO defaults; no agent flags).
+PENDULUM_TARGET = -250
+PENDULUM_ARGS: dict[str, list[str]] = {
+    "ppo": [*PPO_PENDULUM, "--total-frames", str(PPO_PENDULUM_FRAME_BUDGET), "--stop-at-return", str(PENDULUM_TARGET)],
+    "sac": [*SAC_PENDULUM, "--total-frames", str(SAC_FRAME_BUDGET), "--stop-at-return", str(PENDULUM_TARGET)],
+}
+
+PENDULUM = Part(
+    name="pendulum",
+    title="Pendulum: time to -250 and FPS per agent",
+    meaning="`seedrl train` on Pendulum-v1 from an empty run folder, seed = run index, with the defaults only (no "
+            "agent flag; docs/agents.md): wall time from launch until the mean return of the last 100 episodes "
+            "reaches {target}, and the run's average FPS. PPO runs 2 x 16 envs for at most {ppo_frames:,} frames, "
+            "SAC 2 x 8 envs for at most {sac_frames:,} (its replay ratio fixes its updates per frame). A run stops at "
+            "{limit_s:g} s.",
+    figures=training_figures(list(PENDULUM_ARGS), "time_to_target", str(PENDULUM_TARGET)),
+    settings=lambda w: {"limit_s": w.solve_limit_s, "agents": list(PENDULUM_ARGS), "target": PENDULUM_TARGET,
+                        "ppo_frames": PPO_PENDULUM_FRAME_BUDGET, "sac_frames": SAC_FRAME_BUDGET},
+    measure=lambda windows, run: measure_training(PENDULUM_ARGS, "time_to_target", windows, run),
+    health=training_health(list(PENDULUM_ARGS)),
 )
 
 
@@ -455,4 +489,4 @@ PEERS = Part(
     ),
 )
 
-PARTS: tuple[Part, ...] = (OVERHEAD, PONG, CARTPOLE, SCALING, PEERS, LATENCY, ENVS, REPLAY, GPU_PONG)
+PARTS: tuple[Part, ...] = (OVERHEAD, PONG, CARTPOLE, PENDULUM, SCALING, PEERS, LATENCY, ENVS, REPLAY, GPU_PONG)

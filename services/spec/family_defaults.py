@@ -2,8 +2,9 @@
 
 A spec's hyperparameters are resolved in three layers, the later winning: the config models' own
 defaults, the on-policy agent's preset (`seedrl.spec.policy_gradient.PRESETS`), then the values of
-`FAMILY_DEFAULTS` for the spec's env family and agent. What the spec sets itself wins over all
-three. The resolved values are written out in the admitted spec (the learner's `learner.json`
+`FAMILY_DEFAULTS` for the spec's env family and agent, and over those the values of `ENV_DEFAULTS`
+where the spec's env is a reference env with settings of its own. What the spec sets itself wins over
+all of them. The resolved values are written out in the admitted spec (the learner's `learner.json`
 shows them) and `seedrl defaults --env E --agent A` prints them with where each came from.
 
 Where the table has no entry, the models' defaults apply: SEED RL's Atari settings for R2D2's loss,
@@ -69,6 +70,15 @@ _DMLAB_VTRACE: dict[str, Any] = {  # dmlab/vtrace_main.py and dmlab/networks.py 
     "vtrace": {"learning_rate": 0.00048, "adam_epsilon": 3.125e-7, "batch_size": 32, "unroll_length": 100},
 }
 
+# Pendulum-v1 with PPO: a short horizon (discount 0.9: the swing-up pays off within tens of steps) and ten
+# passes over each batch (tests/integration/test_train_on_policy.py). A gym-family PPO entry would change
+# CartPole's PPO as well, which solves on the preset alone.
+_PENDULUM_PPO: dict[str, Any] = {
+    "policy_gradient": {
+        "discount": 0.9, "epochs": 10, "unroll_length": 64, "normalize_observations": True, "normalize_values": True,
+    },
+}
+
 # family -> agent -> {section: {field: value}}.
 FAMILY_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     "gym": {"r2d2": _CLASSIC_R2D2, "sac": _CLASSIC_SAC},
@@ -76,6 +86,10 @@ FAMILY_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     "atari": {"r2d2": _ATARI_R2D2},
     "football": {"vtrace": _FOOTBALL_VTRACE},
     "dmlab": {"vtrace": _DMLAB_VTRACE},
+}
+# env id -> agent -> {section: {field: value}}, over the family's entry for that agent.
+ENV_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
+    "gym:Pendulum-v1": {"ppo": _PENDULUM_PPO},
 }
 
 
@@ -87,6 +101,13 @@ def agent_section(agent: str) -> str:
 def family_defaults(family: str, agent: str) -> dict[str, Any]:
     """{section: {field: value}} that `agent` on an env of `family` starts from ({} if none)."""
     return copy.deepcopy(FAMILY_DEFAULTS.get(family, {}).get(agent, {}))
+
+
+def env_defaults(env: str, agent: str) -> dict[str, Any]:
+    """{section: {field: value}} that `agent` on `env` (a valid env id) starts from: its family's entry, with
+    the env's own entry (`ENV_DEFAULTS`) over it ({} if neither has one)."""
+    own = copy.deepcopy(ENV_DEFAULTS.get(env, {}).get(agent, {}))
+    return under(own, family_defaults(split_env_id(env)[0], agent))
 
 
 def under(given: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
@@ -109,18 +130,21 @@ def fill_in(data: dict[str, Any], default_env: str, default_agent: str) -> dict[
     if not isinstance(env, str) or not isinstance(agent, str):
         return data
     try:
-        family = split_env_id(env)[0]
+        return under(data, env_defaults(env, agent))
     except UnknownEnvError:
         return data
-    return under(data, family_defaults(family, agent))
 
 
-def origins(family: str, agent: str) -> dict[str, tuple[str, Any]]:
-    """(where it comes from, value) of each field default that a preset or `FAMILY_DEFAULTS` sets, by dotted
-    path (`r2d2.replay.capacity`); fields not listed take their model's default. A preset's option that the
-    preset's own choices do not read falls back to the model's default (`policy_gradient.resolve`)."""
+def origins(env: str, agent: str) -> dict[str, tuple[str, Any]]:
+    """(where it comes from, value) of each field default that a preset, `FAMILY_DEFAULTS` or `ENV_DEFAULTS`
+    sets for `agent` on `env`, by dotted path (`r2d2.replay.capacity`); fields not listed take their model's
+    default. A preset's option that the preset's own choices do not read falls back to the model's default
+    (`policy_gradient.resolve`)."""
+    family = split_env_id(env)[0]
     found = {f"policy_gradient.{name}": (f"the {agent} preset", value) for name, value in PRESETS.get(agent, {}).items()}
     found.update((path, (f"{family} {agent} defaults", value)) for path, value in flatten(family_defaults(family, agent)))
+    own = ENV_DEFAULTS.get(env, {}).get(agent, {})
+    found.update((path, (f"{env} {agent} defaults", value)) for path, value in flatten(own))
     return found
 
 

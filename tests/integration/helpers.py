@@ -183,15 +183,15 @@ def assert_policy_lag_within(logdir: Path, steady: float) -> None:
     assert len(lags) >= 2 and max(lags[:-1]) <= steady and lags[-1] <= 2 * steady, lags
 
 
-def assert_runs_with_family_defaults(logdir: Path, family: str, agent: str) -> None:
-    """The learner's config in `logdir` holds every value `FAMILY_DEFAULTS` gives `agent` on `family`'s envs."""
-    from seedrl.spec.family_defaults import family_defaults, flatten
+def assert_runs_with_env_defaults(logdir: Path, env: str, agent: str) -> None:
+    """The learner's config in `logdir` holds every value the defaults tables give `agent` on `env`."""
+    from seedrl.spec.family_defaults import env_defaults, flatten
 
     config = json.loads((logdir / "learner.json").read_text())
-    expected = flatten(family_defaults(family, agent))
-    assert expected, f"no {family} defaults for {agent}"
+    expected = flatten(env_defaults(env, agent))
+    assert expected, f"no defaults of {env}'s family or of {env} for {agent}"
     for path, value in expected:
         found = config
         for key in path.split("."):
             found = found[key]
-        assert found == value, f"{path}: {found!r} in learner.json, {value!r} in FAMILY_DEFAULTS"
+        assert found == value, f"{path}: {found!r} in learner.json, {value!r} in the defaults tables"

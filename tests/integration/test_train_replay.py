@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from tests.integration.helpers import assert_runs_with_family_defaults, pids_with, seedrl, train, train_until_solved
+from tests.integration.helpers import assert_runs_with_env_defaults, pids_with, seedrl, train, train_until_solved
 
 pytestmark = pytest.mark.integration
 
@@ -30,14 +30,14 @@ SAC_FRAME_BUDGET = 100_000
 def test_r2d2_solves_cartpole_within_the_frame_budget(solved_r2d2_cartpole):
     """With the defaults only: the gym family's R2D2 settings, which the learner's config writes out. The run
     is the session's `solved_r2d2_cartpole`, which the export test uses too."""
-    assert_runs_with_family_defaults(solved_r2d2_cartpole.logdir, "gym", "r2d2")
+    assert_runs_with_env_defaults(solved_r2d2_cartpole.logdir, "gym:CartPole-v1", "r2d2")
 
 
 @pytest.mark.slow
 def test_sac_swings_pendulum_up_within_the_frame_budget(tmp_path):
     """With the defaults only: the gym family's SAC settings."""
     run = train_until_solved(tmp_path, *SAC_PENDULUM, frames=SAC_FRAME_BUDGET, target=-250, max_seconds=200)
-    assert_runs_with_family_defaults(run.logdir, "gym", "sac")
+    assert_runs_with_env_defaults(run.logdir, "gym:Pendulum-v1", "sac")
 
 
 @pytest.mark.slow

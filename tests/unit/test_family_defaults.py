@@ -46,6 +46,27 @@ def test_every_entry_is_admitted_and_written_out_in_the_spec(family, agent):
         assert value_at(dumped, path) == value, path
 
 
+@pytest.mark.parametrize("env, agent", [(env, agent) for env, agents in fd.ENV_DEFAULTS.items() for agent in agents])
+def test_every_env_entry_is_admitted_over_its_familys_and_written_out_in_the_spec(env, agent):
+    spec = admit(ExperimentSpec, {"name": "x", "env": env, "agent": agent})
+    dumped = spec.model_dump(mode="json")
+    own = fd.flatten(fd.ENV_DEFAULTS[env][agent])
+    assert own
+    for path, value in [*own, *fd.flatten(fd.env_defaults(env, agent))]:
+        assert value_at(dumped, path) == value, path
+
+
+def test_an_env_entry_applies_to_that_env_and_agent_only():
+    pendulum = admit(ExperimentSpec, {"name": "x", "env": "gym:Pendulum-v1", "agent": "ppo"}).policy_gradient
+    assert pendulum.discount == fd.ENV_DEFAULTS["gym:Pendulum-v1"]["ppo"]["policy_gradient"]["discount"] != 0.99
+    for env, agent in (("gym:CartPole-v1", "ppo"), ("gym:MountainCarContinuous-v0", "ppo"), ("gym:Pendulum-v1", "awr")):
+        other = admit(ExperimentSpec, {"name": "x", "env": env, "agent": agent}).policy_gradient
+        assert other.discount == 0.99 and other.epochs == PRESETS[agent]["epochs"], (env, agent)
+    given = admit(ExperimentSpec, {"name": "x", "env": "gym:Pendulum-v1", "agent": "ppo",
+                                   "policy_gradient": {"discount": 0.95}}).policy_gradient
+    assert given.discount == 0.95 and given.epochs == pendulum.epochs
+
+
 def test_a_given_value_wins_and_nested_sections_merge_field_by_field():
     given = {"name": "x", "env": "gym:CartPole-v1", "agent": "r2d2",
              "r2d2": {"learning_rate": 5e-4, "replay": {"capacity": 9000}}, "network": {"hidden_sizes": [32]}}
@@ -107,6 +128,12 @@ def test_seedrl_defaults_prints_each_value_and_where_it_comes_from(capsys):
     assert ppo["policy_gradient.learning_rate"]["from"] == "mujoco ppo defaults"
     # Options the preset sets but its own choices do not read are the model's (ppo reads no n_step).
     assert ppo["policy_gradient.n_step"]["from"] == "model default"
+
+    pendulum = defaults_json(capsys, "--env", "gym:Pendulum-v1", "--agent", "ppo")
+    own = dict(fd.flatten(fd.ENV_DEFAULTS["gym:Pendulum-v1"]["ppo"]))
+    assert {path for path, row in pendulum.items() if row["from"] == "gym:Pendulum-v1 ppo defaults"} == set(own)
+    assert all(pendulum[path]["value"] == value for path, value in own.items())
+    assert pendulum["policy_gradient.minibatches"]["from"] == "the ppo preset"
 
 
 def test_seedrl_defaults_text_names_the_flag_of_each_line(capsys):
