@@ -113,7 +113,7 @@ def _defaults(args: argparse.Namespace) -> int:
     section = agent_section(spec.agent)
     where = origins(spec.env, spec.agent)
     values = flatten(spec.model_dump(mode="json", include={section, "network"}))
-    rows = [(path, value, where[path][0] if where.get(path, (None, None))[1] == value else "model default")
+    rows = [(path, value, where[path][0] if path in where and where[path][1] == value else "model default")
             for path, value in values]
     if args.json:
         print(json.dumps({path: {"value": value, "from": origin} for path, value, origin in rows}, indent=2))

@@ -136,6 +136,15 @@ def test_seedrl_defaults_prints_each_value_and_where_it_comes_from(capsys):
     assert pendulum["policy_gradient.minibatches"]["from"] == "the ppo preset"
 
 
+def test_seedrl_defaults_shows_a_field_whose_default_is_null(capsys):
+    """SAC's replay_ratio defaults to None (train as fast as it can) where no table sets it."""
+    shown = defaults_json(capsys, "--env", "mujoco:HalfCheetah-v5", "--agent", "sac")
+    assert shown["sac.replay.replay_ratio"] == {"value": None, "from": "model default"}
+    assert cli.main(["defaults", "--env", "mujoco:HalfCheetah-v5", "--agent", "sac"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("--sac.replay.replay-ratio "))
+    assert row.split()[1] == "null" and row.endswith("# model default")
+
+
 def test_seedrl_defaults_text_names_the_flag_of_each_line(capsys):
     assert cli.main(["defaults", "--env", "gym:CartPole-v1", "--agent", "r2d2"]) == 0
     lines = capsys.readouterr().out.splitlines()
