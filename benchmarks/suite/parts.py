@@ -38,6 +38,7 @@ class Windows:
 
     overhead_s: float = 10.0  # each of (a), (b), (c)
     solve_limit_s: float = 180.0  # one agent's training run, start-up included
+    locomotion_limit_s: float = 1200.0  # one agent's HalfCheetah run, start-up included
     latency_s: float = 5.0  # each slot count
     envs_s: float = 10.0  # each env family
     replay_s: float = 3.0  # each replay rate and each agent's train steps
@@ -49,7 +50,7 @@ class Windows:
 
 
 FULL = Windows()
-QUICK = Windows(overhead_s=3, solve_limit_s=40, latency_s=2, envs_s=2, replay_s=0.5, gpu_s=10, gpu_warmup_s=10,
+QUICK = Windows(overhead_s=3, solve_limit_s=40, locomotion_limit_s=40, latency_s=2, envs_s=2, replay_s=0.5, gpu_s=10, gpu_warmup_s=10,
                 scaling_limit_s=25, pong_s=3, peers=QUICK_PEERS)
 
 
@@ -169,17 +170,19 @@ CARTPOLE_ARGS: dict[str, list[str]] = {
 BEST_RETURN = "best mean return"
 
 
-def measure_training(args_by_agent: dict[str, list[str]], time_key: str, windows: Windows, run: int) -> Measured:
+def measure_training(args_by_agent: dict[str, list[str]], time_key: str, limit_s: float, run: int) -> Measured:
     """Each agent's `seedrl train ARGS` from an empty run folder with seed `run`, until its --stop-at-return, its
-    frame budget or the time limit: the time to the target (under `time_key`), FPS, best mean return and stall."""
+    frame budget or `limit_s`: the time to the target (under `time_key`) and the frames it took, FPS, best mean
+    return and longest stall."""
     measured = Measured({})
     for agent, args in args_by_agent.items():
         try:
-            result = train_once(args, seed=run, max_seconds=windows.solve_limit_s)
+            result = train_once(args, seed=run, max_seconds=limit_s)
         except TrainFailed as error:
             measured.errors[agent] = str(error)
             continue
         measured.values[f"{agent}.{time_key}"] = result.summary["solved_at_seconds"]
+        measured.values[f"{agent}.frames_to_target"] = result.summary["solved_at_frames"]
         measured.values[f"{agent}.fps"] = result.summary["fps"]
         measured.values[f"{agent}.best_return"] = result.best_mean_return
         measured.values[f"{agent}.stall_s"] = result.longest_stall
@@ -219,7 +222,7 @@ CARTPOLE = Part(
             "of whose runs did not reach 475 shows how many did and the best mean return of those that did not.",
     figures=training_figures(list(CARTPOLE_ARGS), "time_to_475", "475"),
     settings=lambda w: {"limit_s": w.solve_limit_s, "agents": list(CARTPOLE_ARGS)},
-    measure=lambda windows, run: measure_training(CARTPOLE_ARGS, "time_to_475", windows, run),
+    measure=lambda windows, run: measure_training(CARTPOLE_ARGS, "time_to_475", windows.solve_limit_s, run),
     health=training_health(list(CARTPOLE_ARGS)),
 )
 
@@ -242,8 +245,32 @@ PENDULUM = Part(
     figures=training_figures(list(PENDULUM_ARGS), "time_to_target", str(PENDULUM_TARGET)),
     settings=lambda w: {"limit_s": w.solve_limit_s, "agents": list(PENDULUM_ARGS), "target": PENDULUM_TARGET,
                         "ppo_frames": PPO_PENDULUM_FRAME_BUDGET, "sac_frames": SAC_FRAME_BUDGET},
-    measure=lambda windows, run: measure_training(PENDULUM_ARGS, "time_to_target", windows, run),
+    measure=lambda windows, run: measure_training(PENDULUM_ARGS, "time_to_target", windows.solve_limit_s, run),
     health=training_health(list(PENDULUM_ARGS)),
+)
+
+# --- 2c. HalfCheetah-v5 to a mean return of 1,500 within 1M frames with the defaults of the mujoco family.
+HALFCHEETAH_TARGET, HALFCHEETAH_FRAMES = 1500, 1_000_000
+HALFCHEETAH_ARGS: dict[str, list[str]] = {
+    agent: ["--env", "mujoco:HalfCheetah-v5", "--agent", agent, "--actors", "2", "--envs-per-actor", str(envs),
+            "--total-frames", str(HALFCHEETAH_FRAMES), "--stop-at-return", str(HALFCHEETAH_TARGET)]
+    for agent, envs in (("ppo", 16), ("sac", 8))
+}
+
+HALFCHEETAH = Part(
+    name="halfcheetah",
+    title="HalfCheetah: time and frames to 1,500 per agent",
+    meaning="`seedrl train` on MuJoCo HalfCheetah-v5 from an empty run folder, seed = run index, with the mujoco "
+            "family's defaults only (no agent flag; docs/agents.md), PPO at 2 x 16 envs and SAC at 2 x 8: wall time "
+            "from launch and frames until the mean return of the last 100 episodes reaches {target:,}, within "
+            "{frames:,} frames and {limit_s:g} s; and the run's average FPS.",
+    figures=(*training_figures(list(HALFCHEETAH_ARGS), "time_to_target", f"{HALFCHEETAH_TARGET:,}"),
+             *(Figure(f"{agent}.frames_to_target", f"frames to {HALFCHEETAH_TARGET:,}, {agent}", "frames")
+               for agent in HALFCHEETAH_ARGS)),
+    settings=lambda w: {"limit_s": w.locomotion_limit_s, "agents": list(HALFCHEETAH_ARGS),
+                        "target": HALFCHEETAH_TARGET, "frames": HALFCHEETAH_FRAMES},
+    measure=lambda windows, run: measure_training(HALFCHEETAH_ARGS, "time_to_target", windows.locomotion_limit_s, run),
+    health=training_health(list(HALFCHEETAH_ARGS)),
 )
 
 
@@ -489,4 +516,4 @@ PEERS = Part(
     ),
 )
 
-PARTS: tuple[Part, ...] = (OVERHEAD, PONG, CARTPOLE, PENDULUM, SCALING, PEERS, LATENCY, ENVS, REPLAY, GPU_PONG)
+PARTS: tuple[Part, ...] = (OVERHEAD, PONG, CARTPOLE, PENDULUM, HALFCHEETAH, SCALING, PEERS, LATENCY, ENVS, REPLAY, GPU_PONG)

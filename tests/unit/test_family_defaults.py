@@ -90,9 +90,9 @@ def test_the_family_wins_over_the_agents_preset_and_a_given_value_over_both():
 
 def test_other_families_and_agents_keep_the_models_defaults():
     cartpole = admit(ExperimentSpec, {"name": "x", "env": "gym:CartPole-v1", "agent": "ppo"})
-    halfcheetah = admit(ExperimentSpec, {"name": "x", "env": "mujoco:HalfCheetah-v5", "agent": "sac"})
+    halfcheetah = admit(ExperimentSpec, {"name": "x", "env": "mujoco:HalfCheetah-v5", "agent": "awr"})
     assert cartpole.policy_gradient.learning_rate == PRESETS["ppo"]["learning_rate"]
-    assert halfcheetah.sac == ExperimentSpec(name="x", env="mujoco:HalfCheetah-v5", agent="sac").sac
+    assert halfcheetah.policy_gradient == ExperimentSpec(name="x", env="mujoco:HalfCheetah-v5", agent="awr").policy_gradient
     assert halfcheetah.network == ExperimentSpec(name="x").network
 
 
@@ -137,11 +137,11 @@ def test_seedrl_defaults_prints_each_value_and_where_it_comes_from(capsys):
 
 
 def test_seedrl_defaults_shows_a_field_whose_default_is_null(capsys):
-    """SAC's replay_ratio defaults to None (train as fast as it can) where no table sets it."""
-    shown = defaults_json(capsys, "--env", "mujoco:HalfCheetah-v5", "--agent", "sac")
-    assert shown["sac.replay.replay_ratio"] == {"value": None, "from": "model default"}
-    assert cli.main(["defaults", "--env", "mujoco:HalfCheetah-v5", "--agent", "sac"]) == 0
-    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("--sac.replay.replay-ratio "))
+    """SAC's target_entropy defaults to None (minus the number of action dimensions)."""
+    shown = defaults_json(capsys, "--env", "gym:Pendulum-v1", "--agent", "sac")
+    assert shown["sac.target_entropy"] == {"value": None, "from": "model default"}
+    assert cli.main(["defaults", "--env", "gym:Pendulum-v1", "--agent", "sac"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("--sac.target-entropy "))
     assert row.split()[1] == "null" and row.endswith("# model default")
 
 

@@ -138,7 +138,7 @@ def test_the_section_states_the_machine_the_command_and_every_figure():
     for figure in GPU_PONG.figures:
         assert table[figure.label][0] == "not measured: no GPU on this machine"
     assert "A run stops at 150 s" in section
-    assert "Not run this time (`--only`): pong, pendulum, scaling, peers, latency, replay." in section
+    assert "Not run this time (`--only`): pong, pendulum, halfcheetah, scaling, peers, latency, replay." in section
     assert "![CartPole: time to 475 and FPS per agent](images/benchmarks/cartpole.png)" in section
     assert {figure.label for figure in LATENCY.figures}.isdisjoint(table)
 
