@@ -66,14 +66,19 @@ def test_a_float16_step_takes_the_float32_step():
     np.testing.assert_allclose(actual["loss/total"], expected["loss/total"], rtol=0.02, atol=0.01)
     np.testing.assert_allclose(actual["gradient_norm"], expected["gradient_norm"], rtol=0.02)
     assert mixed.steps == full.steps == 1
-    learning_rate = full._optimizer.learning_rate.numpy()
-    full_step = np.concatenate([(a.numpy() - start).ravel() for start, a in zip(before, full.acting_variables())])
-    mixed_step = np.concatenate([(b.numpy() - start).ravel() for start, b in zip(before, mixed.acting_variables())])
-    # Adam's first step moves each weight by about the learning rate in its gradient's direction. A
-    # gradient within float16's rounding of zero may change sign: a few weights may step the other way.
-    agrees = np.abs(mixed_step - full_step) <= 0.1 * learning_rate
+    # Adam's first step moves each weight by about the learning rate in its gradient's direction.
+    assert_same_update(before, full.acting_variables(), mixed.acting_variables(), 0.1 * full._optimizer.learning_rate.numpy())
+
+
+def assert_same_update(before: list[np.ndarray], expected: list, actual: list, tolerance: float) -> None:
+    """The variables `actual` moved from `before` as `expected` did: at least 98% of the weights within `tolerance`
+    of the expected step, and the whole update pointing the same way (cosine >= 0.98). A float16 gradient within
+    its rounding of zero may change sign, so that a few weights take Adam's step the other way."""
+    expected_step = np.concatenate([(v.numpy() - start).ravel() for start, v in zip(before, expected, strict=True)])
+    actual_step = np.concatenate([(v.numpy() - start).ravel() for start, v in zip(before, actual, strict=True)])
+    agrees = np.abs(actual_step - expected_step) <= tolerance
     assert agrees.mean() >= 0.98, f"{np.count_nonzero(~agrees)} of {agrees.size} weights stepped differently"
-    cosine = mixed_step @ full_step / (np.linalg.norm(mixed_step) * np.linalg.norm(full_step))
+    cosine = actual_step @ expected_step / (np.linalg.norm(actual_step) * np.linalg.norm(expected_step))
     assert cosine >= 0.98
 
 
@@ -100,14 +105,16 @@ def test_two_float16_replicas_take_the_step_one_float16_device_takes(two_replica
         with two_replicas.scope():
             replicated = vtrace(8)
     copy_weights(single, replicated)
+    before = [v.numpy() for v in single.acting_variables()]
     batch = random_batch(single)
     for _ in range(2):
         expected, actual = single.train(batch, 0), replicated.train(batch, 0)
         np.testing.assert_allclose(actual["loss/total"], expected["loss/total"], rtol=1e-3)
     assert replicated.steps == single.steps == 2
     assert replicated._optimizer.dynamic_scale.numpy() == single._optimizer.dynamic_scale.numpy()
-    for a, b in zip(single.acting_variables(), replicated.acting_variables(), strict=True):
-        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-3, atol=1e-5)
+    # Two replicas sum their float16 gradients in another order than one device does.
+    tolerance = 0.01 * single._optimizer.learning_rate.numpy()
+    assert_same_update(before, single.acting_variables(), replicated.acting_variables(), tolerance)
 
 
 AGENTS = {
