@@ -1,6 +1,6 @@
 """Defaults that depend on the environment family and the agent.
 
-A spec's hyperparameters are resolved in three layers, the later winning: the config models' own
+A spec's hyperparameters are resolved in layers, the later winning: the config models' own
 defaults, the on-policy agent's preset (`seedrl.spec.policy_gradient.PRESETS`), then the values of
 `FAMILY_DEFAULTS` for the spec's env family and agent, and over those the values of `ENV_DEFAULTS`
 where the spec's env is a reference env with settings of its own. What the spec sets itself wins over
