@@ -74,7 +74,7 @@ bench-load: $(STAMP)
 bench-devices: $(STAMP)
 	$(BIN)/python -m benchmarks.devices
 
-## Every benchmark, 3 rounds: medians, spreads and plots written into docs/benchmarks.md (about 30 minutes).
+## Every benchmark, 3 rounds: medians, spreads and plots written into docs/benchmarks.md, which states how long the run took.
 bench-all: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all
 
