@@ -101,6 +101,8 @@ def train_steps_per_second(agent_name: str, seconds: float) -> tuple[float, int,
     burn_in = agent.burn_in if isinstance(agent, ReplayAgent) else 0
     rng = np.random.default_rng(0)
     batch, length = agent.batch_size, burn_in + agent.unroll_length + 1
+    if callable(batch):  # batch_size auto: the batch its rule gives the command's env slots
+        batch = batch(env_slots(flags))
     steps = {}
     for name, field in unroll_fields(agent, spec).items():
         shape = (batch, length, *field.shape)
@@ -112,6 +114,17 @@ def train_steps_per_second(agent_name: str, seconds: float) -> tuple[float, int,
     training = time_major(Unrolls(steps, state, np.zeros(batch, np.int64)))
     agent.train(training, 0)
     return rate(lambda: (agent.train(training, 0), 1)[1], seconds), batch, agent.unroll_length
+
+
+def env_slots(flags: list[str]) -> int:
+    """Actors x envs per actor of a `seedrl train` command line, the spec's defaults where it sets none."""
+    from seedrl.spec.experiment import ExperimentSpec
+
+    parser = argparse.ArgumentParser(allow_abbrev=False)  # `--env` is not `--envs-per-actor`
+    parser.add_argument("--actors", type=int, default=ExperimentSpec.model_fields["actors"].default)
+    parser.add_argument("--envs-per-actor", type=int, default=ExperimentSpec.model_fields["envs_per_actor"].default)
+    known, _ = parser.parse_known_args(flags)
+    return known.actors * known.envs_per_actor
 
 
 def flags_to_values(flags: list[str]) -> dict:
