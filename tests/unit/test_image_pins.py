@@ -3,8 +3,10 @@
 No Docker engine runs here, so the test does what each target of docker/learner.Dockerfile would install
 as pip's own resolver sees it: `pip install --dry-run` of the target's extras (expanded from
 pyproject.toml, without building the project) against pypi.org, ignoring this machine's pip settings
-and local wheels, for the image's platform (python:3.11-slim-bookworm: glibc 2.36, x86_64). It needs network access to PyPI and downloads only metadata (slow: about a minute
-per image, the GPU one the longest).
+and local wheels, for the image's platform (python:3.11-slim-bookworm: glibc 2.36, x86_64). It needs network
+access to PyPI and reads only metadata: from the index where PyPI serves it (PEP 658), otherwise from the
+wheel's zip directory by HTTP range requests (`fast-deps`), so the CUDA wheels (several hundred MB each,
+served without separate metadata) are never downloaded whole.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ def resolve(lines: list[str], report: Path) -> dict[str, str]:
     """name -> version of what pip's resolver would install for `lines` from pypi.org."""
     result = subprocess.run(
         [sys.executable, "-m", "pip", "--isolated", "install", "--dry-run", "--ignore-installed", "--quiet",
+         "--use-feature", "fast-deps", "--no-cache-dir", "--resume-retries", "5",
          "--index-url", "https://pypi.org/simple", "--only-binary", ":all:", "--python-version", "3.11",
          *PLATFORMS, "--target", str(report.parent / "unused"),
          "--report", str(report), *lines],
