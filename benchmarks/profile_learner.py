@@ -22,8 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.peers.compare import with_envs
-from benchmarks.time_to_solve import README_ARGS
+from benchmarks.time_to_solve import README_ARGS, with_flag
 
 STACK = re.compile(r"^thread \(\d+\): (?P<thread>[^;]*);?(?P<frames>.*) (?P<count>\d+)$")
 FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^:()]*)(:\d+)?\)$")
@@ -88,6 +87,7 @@ def summarize(raw: Path, top: int) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--envs-per-actor", type=int, default=16)
+    parser.add_argument("--agent", default="vtrace", help="the agent the README's command trains")
     parser.add_argument("--warmup", type=float, default=15.0, help="seconds after launch before sampling")
     parser.add_argument("--seconds", type=float, default=20.0, help="seconds of sampling")
     parser.add_argument("--rate", type=int, default=100, help="samples per second")
@@ -96,7 +96,7 @@ def main() -> None:
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     with tempfile.TemporaryDirectory() as folder:
         train = subprocess.Popen(
-            [sys.executable, "-m", "seedrl.cli", "train", *with_envs(README_ARGS, args.envs_per_actor)[:-2],
+            [sys.executable, "-m", "seedrl.cli", "train", *with_flag(with_flag(README_ARGS, "--agent", args.agent), "--envs-per-actor", args.envs_per_actor)[:-2],
              "--total-frames", "1000000000", "--max-seconds", str(args.warmup + args.seconds + 60),
              "--logdir", f"{folder}/run"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -114,7 +114,7 @@ def main() -> None:
         finally:
             train.send_signal(signal.SIGINT)
             train.wait(60)
-        print(f"# seedrl train, CartPole-v1, 2 actors x {args.envs_per_actor} envs: {args.seconds:g} s of samples "
+        print(f"# seedrl train --agent {args.agent}, CartPole-v1, 2 actors x {args.envs_per_actor} envs: {args.seconds:g} s of samples "
               f"at {args.rate}/s after {args.warmup:g} s\n")
         for pid, name in sorted(processes.items(), key=lambda item: item[1]):
             raw = Path(f"{folder}/{pid}.txt")

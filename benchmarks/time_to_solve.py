@@ -28,6 +28,12 @@ README_ARGS = ["--env", "gym:CartPole-v1", "--agent", "vtrace", "--actors", "2",
 FULL_WINDOW = 100  # episodes in the mean return that counts as solved
 
 
+def with_flag(args: list[str], flag: str, value: object) -> list[str]:
+    """`args` with the value that follows `flag` replaced by `value` (ValueError if `flag` is not there)."""
+    at = args.index(flag) + 1
+    return [*args[:at], str(value), *args[at + 1:]]
+
+
 @dataclass(frozen=True)
 class TrainRun:
     """One `seedrl train` run: its summary.json, the process's wall time (s), the highest mean return of

@@ -5,7 +5,7 @@ both systems):
 
 - CartPole-v1 to a mean return of 475 of the last 100 episodes, from launch (process start and imports
   included): Sample Factory with `train_gym_env`'s settings on 2 workers x 20 envs, seedrl with the README's
-  command (2 x 16 envs) and with 2 x 64 envs;
+  command (V-trace, 2 x 16 envs), with 2 x 64 envs, and with PPO at 2 x 128 envs;
 - Atari Pong, training on the whole machine with 2 x 16 envs each: emulator frames per second over a window
   after a warm-up; Sample Factory with its Atari defaults (Nature CNN), sampling asynchronously (APPO),
   seedrl with V-trace and the Nature CNN (`--network.torso nature`). No return threshold: Pong is not learned in minutes on a CPU.
@@ -25,17 +25,20 @@ from dataclasses import dataclass
 from benchmarks.peers.sample_factory import CARTPOLE, PONG, run_peer, window_fps
 from benchmarks.suite.figures import Value
 from benchmarks.system import measure_train
-from benchmarks.time_to_solve import README_ARGS, train_once
+from benchmarks.time_to_solve import README_ARGS, train_once, with_flag
 
 
 
-def with_envs(args: list[str], envs_per_actor: int) -> list[str]:
-    """`args` with `--envs-per-actor` set to `envs_per_actor`."""
-    at = args.index("--envs-per-actor") + 1
-    return [*args[:at], str(envs_per_actor), *args[at + 1:]]
+# setting (agent.actorsxenvs) -> `seedrl train` flags: the README's command, at more envs, and with PPO.
+SEEDRL_CARTPOLE: dict[str, list[str]] = {
+    f"{agent}.2x{envs}": with_flag(with_flag(README_ARGS, "--agent", agent), "--envs-per-actor", envs)
+    for agent, envs in (("vtrace", 16), ("vtrace", 64), ("ppo", 128))
+}
 
 
-SEEDRL_CARTPOLE: dict[str, list[str]] = {"2x16": README_ARGS, "2x64": with_envs(README_ARGS, 64)}
+def shown_setting(setting: str) -> str:
+    """A setting as the figures name it: `vtrace.2x16` -> `vtrace 2 x 16`."""
+    return setting.replace(".", " ").replace("x", " x ")
 PONG_ACTORS, PONG_ENVS = 2, 16
 SEEDRL_PONG = ["--env", "atari:Pong", "--agent", "vtrace", "--network.torso", "nature", "--vtrace.reward-clipping",
                "abs_one", "--actors", str(PONG_ACTORS), "--envs-per-actor", str(PONG_ENVS)]

@@ -15,7 +15,7 @@ from benchmarks.envs_families import CASES, case_label, case_rate
 from benchmarks.load import run_load
 from benchmarks.on_policy import AGENTS, BASELINE, TRAIN_ARGS
 from benchmarks.peers.compare import FULL as FULL_PEERS
-from benchmarks.peers.compare import PONG_ENVS, QUICK as QUICK_PEERS, SEEDRL_CARTPOLE, Limits, measure_round
+from benchmarks.peers.compare import PONG_ENVS, QUICK as QUICK_PEERS, SEEDRL_CARTPOLE, Limits, measure_round, shown_setting
 from benchmarks.peers.venv import PeerUnavailable, peer_python
 from benchmarks.pong_learning import UNROLL_LENGTH, pong_args
 from benchmarks.pong_system import DEFAULTS as PONG_SYSTEM, dedicated_cores, measure_layout
@@ -411,54 +411,63 @@ GPU_PONG = Part(
     measure=measure_gpu_pong,
 )
 
-# --- 7. Sample efficiency against the number of envs: the same V-trace command at 2 x 16, 2 x 64 and 2 x 128 envs.
+# --- 7. Sample efficiency against the number of envs: the README's command at 2 x 16, 2 x 64 and 2 x 128 envs, with
+# V-trace (its agent) and PPO.
 SCALING_ENVS = (16, 64, 128)
+SCALING_AGENTS = ("vtrace", "ppo")
 
 
 def measure_scaling(windows: Windows, run: int) -> Measured:
-    """`seedrl train` to 475 at each env count with seed `run`; frames to 475 over the 2 x 16 run's."""
+    """`seedrl train` to 475 with each agent at each env count with seed `run`; frames to 475 over the agent's
+    2 x 16 run's."""
     measured = Measured({})
-    for envs in SCALING_ENVS:
-        try:
-            result = measure_setting(envs, run, (), windows.scaling_limit_s)
-        except TrainFailed as error:
-            measured.errors[f"2x{envs}"] = str(error)
-            continue
-        measured.values.update({f"2x{envs}.{key}": result[key] for key in (
-            "frames_to_475", "seconds_to_475", "fps", "best_return", "stall_s", "batch_size", "policy_lag")})
-    base = measured.values.get(f"2x{SCALING_ENVS[0]}.frames_to_475")
-    for envs in SCALING_ENVS[1:]:
-        frames = measured.values.get(f"2x{envs}.frames_to_475")
-        measured.values[f"ratio.2x{envs}.frames"] = frames / base if frames and base else None
+    for agent in SCALING_AGENTS:
+        for envs in SCALING_ENVS:
+            setting = f"{agent}.2x{envs}"
+            try:
+                result = measure_setting(envs, run, (), windows.scaling_limit_s, agent=agent)
+            except TrainFailed as error:
+                measured.errors[setting] = str(error)
+                continue
+            measured.values.update({f"{setting}.{key}": result[key] for key in (
+                "frames_to_475", "seconds_to_475", "fps", "best_return", "stall_s", "batch_size", "policy_lag")})
+        base = measured.values.get(f"{agent}.2x{SCALING_ENVS[0]}.frames_to_475")
+        for envs in SCALING_ENVS[1:]:
+            frames = measured.values.get(f"{agent}.2x{envs}.frames_to_475")
+            measured.values[f"ratio.{agent}.2x{envs}.frames"] = frames / base if frames and base else None
     return measured
+
+
+def scaling_figures(agent: str, envs: int) -> tuple[Figure, ...]:
+    """One agent's figures at one env count, and its frames over the agent's at 2 x 16."""
+    setting, shown = f"{agent}.2x{envs}", f"{agent} 2 x {envs}"
+    return (
+        Figure(f"{setting}.frames_to_475", f"frames to 475, {shown}", "frames",
+               fallback=Figure(f"{setting}.best_return", BEST_RETURN, "", 1)),
+        Figure(f"{setting}.seconds_to_475", f"time to 475, {shown}", "s", 1),
+        Figure(f"{setting}.fps", f"FPS (run average), {shown}", "frames/s"),
+        Figure(f"{setting}.batch_size", f"batch (unrolls), {shown}", "unrolls"),
+        Figure(f"{setting}.policy_lag", f"policy lag (median), {shown}", "steps", 1),
+        *((Figure(f"ratio.{setting}.frames", f"frames to 475 over {agent} 2 x 16's, {shown}", "ratio", 2),)
+          if envs != SCALING_ENVS[0] else ()),
+    )
 
 
 SCALING = Part(
     name="scaling",
     title="CartPole: sample efficiency vs envs",
-    meaning="The README's command (V-trace, batch_size auto) at {actors} actors x {envs} envs per actor, from an empty "
-            "run folder, seed = run index, stopped at a mean return of 475 or {limit_s:g} s: frames and seconds to "
-            "475, FPS, the batch the rule chose and the median policy lag; the ratio is the frames to 475 over the "
-            "2 x 16 run's of the same round (`python -m benchmarks.scaling` has every diagnostic).",
-    figures=tuple(
-        figure
-        for envs in SCALING_ENVS
-        for figure in (
-            Figure(f"2x{envs}.frames_to_475", f"frames to 475, 2 x {envs}", "frames",
-                   fallback=Figure(f"2x{envs}.best_return", BEST_RETURN, "", 1)),
-            Figure(f"2x{envs}.seconds_to_475", f"time to 475, 2 x {envs}", "s", 1),
-            Figure(f"2x{envs}.fps", f"FPS (run average), 2 x {envs}", "frames/s"),
-            Figure(f"2x{envs}.batch_size", f"batch (unrolls), 2 x {envs}", "unrolls"),
-            Figure(f"2x{envs}.policy_lag", f"policy lag (median), 2 x {envs}", "steps", 1),
-            *((Figure(f"ratio.2x{envs}.frames", f"frames to 475 over 2 x 16's, 2 x {envs}", "ratio", 2),)
-              if envs != SCALING_ENVS[0] else ()),
-        )
-    ),
+    meaning="The README's command (batch_size auto) with V-trace and with PPO (minibatches auto: gradient steps of 4 "
+            "unrolls, as many as the batch holds) at {actors} actors x {envs} envs per actor, from an empty run "
+            "folder, seed = run index, stopped at a mean return of 475 or {limit_s:g} s: frames and seconds to 475, "
+            "FPS, the batch the rule chose and the median policy lag; the ratio is the frames to 475 over the same "
+            "agent's 2 x 16 run's of the same round (`python -m benchmarks.scaling` has every diagnostic).",
+    figures=tuple(figure for agent in SCALING_AGENTS for envs in SCALING_ENVS for figure in scaling_figures(agent, envs)),
     settings=lambda w: {"actors": SCALING_ACTORS, "envs": ", ".join(map(str, SCALING_ENVS)),
                         "limit_s": w.scaling_limit_s},
     measure=measure_scaling,
-    health=tuple(Health(f"2x{envs}", f"2x{envs}.fps", f"2x{envs}.best_return", f"2x{envs}.stall_s",
-                        covers=(f"2x{envs}.", f"ratio.2x{envs}.")) for envs in SCALING_ENVS),
+    health=tuple(Health(f"{agent}.2x{envs}", f"{agent}.2x{envs}.fps", f"{agent}.2x{envs}.best_return",
+                        f"{agent}.2x{envs}.stall_s", covers=(f"{agent}.2x{envs}.", f"ratio.{agent}.2x{envs}."))
+                 for agent in SCALING_AGENTS for envs in SCALING_ENVS),
 )
 
 
@@ -472,8 +481,8 @@ def measure_peers(windows: Windows, run: int) -> Measured:
 
 
 def peer_figures(setting: str) -> tuple[Figure, ...]:
-    """seedrl's figures at one CartPole setting (`2x16`) and their ratios to Sample Factory's."""
-    shown = f"seedrl {setting.replace('x', ' x ')}"
+    """seedrl's figures at one CartPole setting (`vtrace.2x16`) and their ratios to Sample Factory's."""
+    shown = f"seedrl {shown_setting(setting)}"
     return (
         Figure(f"{setting}.time_to_475", f"time to 475, {shown}", "s", 1,
                fallback=Figure(f"{setting}.best_return", BEST_RETURN, "", 1)),
@@ -490,7 +499,8 @@ PEERS = Part(
     title="Against Sample Factory 2.1",
     meaning="Interleaved in each round, in alternating order (`make bench-peers`, `python -m benchmarks.peers`): "
             "CartPole-v1 to a mean return of 475 from launch, at most {solve_s:g} s each, Sample Factory's APPO "
-            "(`sf_examples.train_gym_env`, 2 workers x 20 envs, CPU) and seedrl's V-trace at {settings}; and Atari "
+            "(`sf_examples.train_gym_env`, 2 workers x 20 envs, CPU) and seedrl's README command with the agent and "
+            "envs of each setting: {settings}; and Atari "
             "Pong training on the whole machine with 2 x {pong_envs} envs each, emulator frames/s over {window_s:g} s "
             "after {warmup_s:g} s of warm-up, Sample Factory's Atari defaults (Nature CNN) sampling asynchronously "
             "(APPO) and seedrl's V-trace with the Nature CNN. A ratio is seedrl's figure over Sample Factory's in the same round. Sample Factory "
@@ -505,8 +515,7 @@ PEERS = Part(
         Figure("pong.fps", "Pong FPS, seedrl", "frames/s"),
         Figure("ratio.pong.fps", "Pong FPS over SF's", "ratio", 2),
     ),
-    settings=lambda w: {"solve_s": w.peers.solve_s, "settings": " and ".join(s.replace("x", " x ")
-                                                                             for s in SEEDRL_CARTPOLE),
+    settings=lambda w: {"solve_s": w.peers.solve_s, "settings": ", ".join(map(shown_setting, SEEDRL_CARTPOLE)),
                         "pong_envs": PONG_ENVS, "window_s": w.peers.pong_window_s, "warmup_s": w.peers.pong_warmup_s},
     measure=measure_peers,
     health=(

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from seedrl.spec.base import SpecModel
 
-from seedrl.spec.scaling import AUTO, BatchSize
+from seedrl.spec.scaling import AUTO, BatchSize, Minibatches, auto_minibatches
 
 PolicyLoss = Literal["vpg", "ppo", "vtrace", "awr", "vmpo"]
 AdvantageEstimator = Literal["gae", "vtrace", "n_step"]
@@ -84,7 +84,12 @@ class PolicyGradientConfig(SpecModel):
     adam_epsilon: float = Field(1e-5, gt=0, le=1, description="Adam epsilon.")
     max_grad_norm: float = Field(0.5, ge=0, le=1e6, description="Clip gradients to this global norm; 0 turns clipping off.")
     epochs: int = Field(1, ge=1, le=1000, description="Passes over each batch.")
-    minibatches: int = Field(1, ge=1, le=65_536, description="Gradient steps per pass; each uses 1/minibatches of the batch.")
+    minibatches: Minibatches = Field(
+        1, description="Gradient steps per pass; each uses 1/minibatches of the batch. Or auto: one per "
+                       "auto_minibatch_unrolls unrolls, so each step keeps its size as the batch follows the envs "
+                       "(docs/agents.md).",
+    )
+    auto_minibatch_unrolls: int = Field(4, ge=1, le=4096, description="minibatches auto: unrolls per gradient step.")
     batch_mode: BatchMode = Field(
         "repeat", description="How passes split a batch: repeat (the same unroll minibatches each pass), shuffle "
                               "(unrolls reshuffled each pass), split (advantages computed once, transitions "
@@ -114,11 +119,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     "policy_gradient": {},
     "vpg": {"policy_loss": "vpg"},
     "ppo": {
-        "policy_loss": "ppo", "advantage_estimator": "gae", "td_lambda": 0.95, "epochs": 4, "minibatches": 4,
+        "policy_loss": "ppo", "advantage_estimator": "gae", "td_lambda": 0.95, "epochs": 4, "minibatches": AUTO,
         "batch_mode": "split", "normalize_advantages": True, "entropy_cost": 0.0, "learning_rate": 1e-3,
     },
     "awr": {
-        "policy_loss": "awr", "advantage_estimator": "gae", "awr_beta": 1.0, "epochs": 2, "minibatches": 4,
+        "policy_loss": "awr", "advantage_estimator": "gae", "awr_beta": 1.0, "epochs": 2, "minibatches": AUTO,
         "batch_mode": "split", "normalize_advantages": True, "entropy_cost": 0.0,
     },
     "vmpo": {
@@ -134,6 +139,7 @@ _APPLIES_WHEN: dict[str, tuple[str, tuple[str, ...]]] = {
     "awr_beta": ("policy_loss", ("awr",)),
     "awr_max_weight": ("policy_loss", ("awr",)),
     **{name: ("policy_loss", ("vmpo",)) for name in PolicyGradientConfig.model_fields if name.startswith("vmpo_")},
+    "auto_minibatch_unrolls": ("minibatches", (AUTO,)),
     "td_lambda": ("advantage_estimator", ("gae", "vtrace")),
     "n_step": ("advantage_estimator", ("n_step",)),
     "clip_rho_threshold": ("advantage_estimator", ("vtrace",)),
@@ -175,6 +181,10 @@ def check_combination(config: PolicyGradientConfig) -> None:
             raise ValueError(f"{name}: applies only with {decider} {allowed}, not {getattr(config, decider)}")
     if config.min_std >= config.initial_std:
         raise ValueError(f"min_std: must be below initial_std ({config.initial_std})")
+    if config.minibatches == AUTO:
+        if config.batch_size != AUTO:
+            auto_minibatches(config.batch_size, config.auto_minibatch_unrolls)
+        return  # an automatic batch is sized in whole multiples of auto_minibatch_unrolls
     if config.batch_size == AUTO:
         return  # sized in whole multiples of minibatches x training replicas
     if config.batch_mode in SPLIT_MODES:
@@ -206,14 +216,26 @@ def check_replicas(config: PolicyGradientConfig, replicas: int) -> None:
     (That the batch itself splits evenly is checked where the learner starts; an automatic batch is sized so
     that it does.)
     """
-    if config.batch_size == AUTO:
+    if config.minibatches == AUTO:
+        unrolls, count = config.auto_minibatch_unrolls, 1
+        which = f"each minibatch (auto_minibatch_unrolls {unrolls})"
+    elif config.batch_size == AUTO:
         return
-    if config.batch_mode in SPLIT_MODES:
-        size, units = config.batch_size * config.unroll_length // config.minibatches, "transitions"
     else:
-        size, units = config.batch_size // config.minibatches, "unrolls"
+        unrolls, count = config.batch_size, config.minibatches
+        which = f"each of the {count} minibatches"
+    if config.batch_mode in SPLIT_MODES:
+        size, units = unrolls * config.unroll_length // count, "transitions"
+    else:
+        size, units = unrolls // count, "unrolls"
     if size % replicas:
         raise ValueError(
-            f"minibatches: each of the {config.minibatches} minibatches holds {size} {units}, which do not split "
-            f"evenly over {replicas} training replicas"
+            f"minibatches: {which} holds {size} {units}, which do not split evenly over {replicas} training replicas"
         )
+
+
+def minibatch_count(config: PolicyGradientConfig, batch_size: int) -> int:
+    """Gradient steps per pass over a batch of `batch_size` unrolls."""
+    if config.minibatches == AUTO:
+        return auto_minibatches(batch_size, config.auto_minibatch_unrolls)
+    return config.minibatches

@@ -41,9 +41,9 @@ HALFCHEETAH_FRAME_BUDGET = 500_000
 PPO_PENDULUM_FRAME_BUDGET = 250_000
 
 
-def on_policy(env: str, agent: str, *options: str) -> list[str]:
-    """`seedrl train` flags for `agent` on `env` with 2 actors x 16 envs."""
-    return ["--env", env, "--agent", agent, "--actors", "2", "--envs-per-actor", "16", *options]
+def on_policy(env: str, agent: str, *options: str, envs_per_actor: int = 16) -> list[str]:
+    """`seedrl train` flags for `agent` on `env` with 2 actors x `envs_per_actor` envs."""
+    return ["--env", env, "--agent", agent, "--actors", "2", "--envs-per-actor", str(envs_per_actor), *options]
 
 
 PPO_PENDULUM = on_policy("gym:Pendulum-v1", "ppo")
@@ -81,3 +81,15 @@ def test_ppo_swings_pendulum_up_with_its_defaults(tmp_path):
     """With the defaults only: Pendulum-v1's PPO settings over the preset's (docs/agents.md)."""
     run = train_until_solved(tmp_path, *PPO_PENDULUM, frames=PPO_PENDULUM_FRAME_BUDGET, target=-250, max_seconds=200)
     assert_runs_with_env_defaults(run.logdir, "gym:Pendulum-v1", "ppo")
+
+
+def test_ppo_with_eight_times_the_envs_solves_cartpole_within_the_frame_budget_of_2_x_16(tmp_path):
+    """With batch_size and minibatches auto, 2 x 128 envs train on batches of 128 unrolls in 32 gradient steps of
+    4 unrolls each (2 x 16: 16 unrolls in 4 steps), and PPO needs no more frames than at 2 x 16 (docs/agents.md,
+    "How the batch follows the envs"), so the 2 x 16 budget holds without a flag changed."""
+    run = train_until_solved(tmp_path, *on_policy("gym:CartPole-v1", "ppo", envs_per_actor=128),
+                             frames=CARTPOLE_FRAME_BUDGET, target=475)
+    tensorboard = run.logdir / "tensorboard"
+    # The first updates can be smaller, taken while the second actor connects.
+    assert max(scalars(tensorboard, "ppo/batch_size")) == 128
+    assert max(scalars(tensorboard, "ppo/minibatches")) == 32

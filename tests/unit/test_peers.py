@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.peers.compare import ratio, with_envs
+from benchmarks.peers.compare import ratio
+from benchmarks.time_to_solve import with_flag
 from benchmarks.peers.sample_factory import Progress, Task, run_peer
 from benchmarks.peers.venv import REQUIREMENTS, ready
 
@@ -81,7 +82,9 @@ def test_a_run_that_stops_making_frames_shows_its_stall_and_ends_at_its_time_lim
 def test_ratios_and_settings():
     assert ratio(30.0, 60.0) == 0.5 and ratio(None, 60.0) is None and ratio(30.0, None) is None
     args = ["--env", "gym:CartPole-v1", "--envs-per-actor", "16", "--seed", "1"]
-    assert with_envs(args, 64) == ["--env", "gym:CartPole-v1", "--envs-per-actor", "64", "--seed", "1"]
+    assert with_flag(args, "--envs-per-actor", 64) == ["--env", "gym:CartPole-v1", "--envs-per-actor", "64", "--seed", "1"]
+    with pytest.raises(ValueError):
+        with_flag(args, "--agent", "ppo")
 
 
 def test_a_venv_counts_as_ready_only_when_built_with_these_requirements(tmp_path):

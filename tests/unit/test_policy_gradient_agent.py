@@ -90,6 +90,19 @@ def test_one_train_call_is_one_update_of_epochs_times_minibatches_gradient_steps
     assert agent.steps == 2
 
 
+def test_automatic_minibatches_follow_the_batch_each_gradient_step_keeping_its_unrolls():
+    agent = make_agent(CARTPOLE, agent="ppo", batch_size=8, epochs=3, minibatches="auto", auto_minibatch_unrolls=2)
+    batch = collect(agent, CARTPOLE)
+    agent.train(batch, frames=0)
+    assert int(agent._optimizer.iterations.numpy()) == 3 * 4  # 8 unrolls: 4 minibatches of 2
+    half = TrainingBatch({name: steps[:, :4] for name, steps in batch.steps.items()}, batch.initial_state)
+    agent.train(half, frames=0)  # a batch that shrank with the envs: 2 minibatches of 2 unrolls
+    assert int(agent._optimizer.iterations.numpy()) == 3 * 4 + 3 * 2
+    assert agent.steps == 2
+    rule = make_agent(CARTPOLE, agent="ppo", batch_size="auto", auto_minibatch_unrolls=4).batch_size
+    assert [rule(slots) for slots in (2, 10, 32, 256)] == [4, 8, 16, 128]  # whole minibatches of 4 unrolls
+
+
 def test_inference_acts_with_the_previous_policy_until_the_update_is_complete():
     agent = make_agent(CARTPOLE, agent="ppo", epochs=16, minibatches=4, learning_rate=1e-2)
     batch = collect(agent, CARTPOLE)

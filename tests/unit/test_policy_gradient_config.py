@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from seedrl.common import flags
 from seedrl.spec.experiment import ExperimentSpec, LearningSpec
 from seedrl.launch.config import CLUSTER_ONLY_FIELDS, TrainConfig
-from seedrl.spec.policy_gradient import PRESETS, PolicyGradientConfig
+from seedrl.spec.policy_gradient import PRESETS, PolicyGradientConfig, minibatch_count
 
 
 @pytest.mark.parametrize("agent", ["ppo", "vpg", "awr", "vmpo"])
@@ -48,6 +48,9 @@ def test_a_preset_option_the_chosen_estimator_does_not_read_falls_back_to_its_de
     ("ppo", {"minibatches": 3, "batch_size": 16}, "minibatches: batch mode split splits"),
     ("policy_gradient", {"batch_mode": "shuffle", "minibatches": 5, "batch_size": 16}, "choose a divisor of batch_size"),
     ("policy_gradient", {"initial_std": 0.01, "min_std": 0.1}, "min_std: must be below initial_std"),
+    ("ppo", {"batch_size": 10}, "minibatches: auto takes 4 unrolls per gradient step (auto_minibatch_unrolls), "
+                                "which do not divide a batch of 10 unrolls"),
+    ("ppo", {"minibatches": 4, "auto_minibatch_unrolls": 8}, "auto_minibatch_unrolls: applies only with minibatches auto"),
 ])
 def test_invalid_combinations_are_rejected_naming_the_option(agent, options, message):
     with pytest.raises(ValidationError) as error:
@@ -81,3 +84,17 @@ def test_train_flags_select_a_preset_and_override_its_options():
     assert options.action_distribution == "tanh_gaussian" and options.minibatches == PRESETS["ppo"]["minibatches"]
     with pytest.raises(SystemExit):
         parser.parse_args(["--policy-gradient.batch-mode", "sideways"])
+    for given, expected in (("8", 8), ("auto", "auto")):
+        argv = ["--agent", "ppo", "--policy-gradient.minibatches", given]
+        config = TrainConfig.model_validate(flags.model_values(parser.parse_args(argv), TrainConfig))
+        assert config.policy_gradient.minibatches == expected
+
+
+def test_automatic_minibatches_keep_each_gradient_steps_size_as_the_batch_grows():
+    config = LearningSpec(agent="ppo").policy_gradient
+    assert (config.minibatches, config.auto_minibatch_unrolls) == ("auto", 4)
+    assert [minibatch_count(config, batch) for batch in (4, 16, 64, 128)] == [1, 4, 16, 32]
+    fixed = LearningSpec(agent="ppo", policy_gradient={"minibatches": 4}).policy_gradient
+    assert [minibatch_count(fixed, batch) for batch in (16, 128)] == [4, 4]
+    with pytest.raises(ValueError, match="do not divide a batch of 6 unrolls"):
+        minibatch_count(config, 6)

@@ -287,8 +287,8 @@ def test_only_keeps_the_other_parts_of_the_results_file_from_the_same_machine(tm
 
 
 def test_a_runs_diagnostics_and_longest_stall_come_from_its_summaries(tmp_path):
-    """Real TensorBoard event files, written as the learner writes them: medians, the highest gradient norm, the
-    first learning rate, and the longest time between two summaries."""
+    """Real TensorBoard event files, written as the learner writes them: medians (of the agent's tags too), the
+    highest gradient norm, the first learning rate, and the longest time between two summaries."""
     import tensorflow as tf
 
     from benchmarks.scaling import diagnostics
@@ -301,10 +301,12 @@ def test_a_runs_diagnostics_and_longest_stall_come_from_its_summaries(tmp_path):
             tf.summary.scalar(m.POLICY_LAG.name, lag)
             tf.summary.scalar(m.GRAD_NORM.name, norm)
             tf.summary.scalar(m.LEARNING_RATE.name, rate)
+            tf.summary.scalar("ppo/batch_size", 16.0 * (step + 1))
         writer.flush()
         time.sleep(0.3 if step == 0 else 0.0)
     writer.close()
-    found = diagnostics(tmp_path)
+    found = diagnostics(tmp_path, "ppo")
+    assert found["batch_size"] == 32.0  # the agent's own tag
     assert found["policy_lag"] == 3.0 and found["gradient_norm"] == 20.0 and found["gradient_norm_max"] == 90.0
     assert found["learning_rate"] == pytest.approx(3e-3)
     assert found["entropy"] is None  # never written

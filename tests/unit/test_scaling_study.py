@@ -9,8 +9,9 @@ import pytest
 from benchmarks.scaling_study import BEGIN, END, main, read_runs, render
 
 
-def run(envs, seed, frames, extra=(), entropy=0.4, steps=1000.0, grad=50.0):
-    return {"envs_per_actor": envs, "seed": seed, "extra": list(extra), "date": "2026-12-04", "frames_to_475": frames,
+def run(envs, seed, frames, extra=(), entropy=0.4, steps=1000.0, grad=50.0, agent="vtrace"):
+    return {"envs_per_actor": envs, "seed": seed, "agent": agent, "extra": list(extra), "date": "2026-12-04",
+            "frames_to_475": frames,
             "steps": steps, "batch_size": 16.0, "policy_lag": 2.0, "rho_clipped": 0.2, "kl_behaviour": 0.001,
             "entropy": entropy, "gradient_norm_max": grad}
 
@@ -24,6 +25,15 @@ def test_rows_group_runs_by_setting_and_count_what_reached_and_what_collapsed():
     assert table[0].endswith("| 50 | 0/3 |")
     assert table[1].startswith("| 2 x 64 | --vtrace.batch-size 16 | 1/2 | not reached (fastest run 2,480,000) | 9,684 |")
     assert table[1].endswith("| 766 | 2/2 |")
+
+
+def test_another_agent_is_a_setting_of_its_own_and_runs_saved_before_agents_were_recorded_are_v_trace():
+    runs = [run(64, 0, 200_000, agent="ppo"), run(64, 1, 300_000, ["--policy-gradient.epochs", "2"], agent="ppo"),
+            run(64, 0, 900_000)]
+    del runs[-1]["agent"]
+    table = [line for line in render(runs, "study.jsonl").splitlines() if line.startswith("| 2 x")]
+    assert [row.split(" | ")[1] for row in table] == [
+        "--agent ppo", "--agent ppo --policy-gradient.epochs 2", "defaults (batch_size auto)"]
 
 
 def test_the_study_goes_between_its_markers_and_a_bad_line_is_refused_by_number(tmp_path, monkeypatch):

@@ -1,7 +1,7 @@
 """The on-policy agent: acting with a frozen copy of the policy, and one update of several epochs per batch.
 
 One `train` call is one *update*: `epochs` passes over the batch, each of `minibatches` gradient
-steps. While it runs, inference keeps acting with the *acting copy* of the network (and of the
+steps (with `minibatches: auto`, one per `auto_minibatch_unrolls` unrolls of the batch). While it runs, inference keeps acting with the *acting copy* of the network (and of the
 normalisation statistics), which the update refreshes only once it is complete, as SEED's
 policy-gradient learner does. So every unroll is acted by one policy version, and `steps` counts
 updates: the learner's policy lag (updates between acting and training) is in those units.
@@ -32,6 +32,7 @@ from seedrl.spec.policy_gradient import (
     PolicyGradientConfig,
     check_network,
     check_replicas,
+    minibatch_count,
 )
 from seedrl.learner.agents.policy_gradient.normalization import RunningStatistics
 from seedrl.learner.agents.policy_gradient.objective import Multipliers, Transitions, estimate_advantages, objective
@@ -49,6 +50,7 @@ from seedrl.learner.distributions import (
 from seedrl.learner.networks.encoder import zero_step
 from seedrl.learner.networks.policy_value import PolicyValueNetwork
 from seedrl.spec.network import NetworkConfig
+from seedrl.spec.scaling import AUTO
 
 OBSERVATION_CLIP = 10.0  # normalised observations are clipped to [-10, 10]
 # The time-major fields [T+1, B, ...] of a training batch the agent reads.
@@ -163,6 +165,8 @@ class PolicyGradientAgent(Agent):
     @property
     def batch_multiple(self) -> int:
         """Every minibatch splits evenly over the training replicas."""
+        if self._config.minibatches == AUTO:  # check_replicas: each minibatch splits over the replicas
+            return self._config.auto_minibatch_unrolls
         return self._config.minibatches * self._minibatch_step.replicas
 
     @property
@@ -192,25 +196,27 @@ class PolicyGradientAgent(Agent):
         steps = {name: tf.convert_to_tensor(batch.steps[name]) for name in STEP_FIELDS}
         state = tuple(tf.convert_to_tensor(s) for s in batch.initial_state)
 
+        count = minibatch_count(config, steps["reward"].shape[1])  # reward: [T+1, B]
         diagnostics, estimates = self._estimate(steps, state)
         totals: dict[str, float] = defaultdict(float)
-        minibatches = self._minibatches(steps, state, estimates)
+        minibatches = self._minibatches(steps, state, estimates, count)
         for epoch in range(config.epochs):
             if epoch and config.batch_mode != "repeat":  # repeat: the same minibatches every epoch
                 if config.batch_mode == "split_with_advantage_recomputation":
                     diagnostics, estimates = self._estimate(steps, state)
-                minibatches = self._minibatches(steps, state, estimates)
+                minibatches = self._minibatches(steps, state, estimates, count)
             for minibatch, rows in minibatches:
                 metrics, _ = self._minibatch_step(minibatch, rows)
                 for name, value in metrics.items():
                     totals[name] += value
-        gradient_steps = config.epochs * config.minibatches
+        gradient_steps = config.epochs * count
         metrics = {name: total / gradient_steps for name, total in totals.items()}
         self._end_update_fn(steps, estimates.targets)
         with self._acting_lock:
             self._refresh_fn()
             self._updates.assign_add(1)
-        metrics.update(diagnostics, learning_rate=learning_rate)
+        metrics.update(diagnostics, learning_rate=learning_rate, batch_size=float(steps["reward"].shape[1]),
+                       minibatches=float(count))
         return metrics
 
     def acting_variables(self) -> list[tf.Variable]:
@@ -354,8 +360,8 @@ class PolicyGradientAgent(Agent):
         transitions.update(targets=flatten(estimates.targets), advantages=flatten(estimates.advantages))
         return transitions
 
-    def _minibatches(self, steps, state, estimates: Advantages) -> list[tuple[dict[str, tf.Tensor], Any]]:
-        """One epoch's minibatches, in order, as (steps, rows) for `_minibatch_step`: transitions [1, M]
+    def _minibatches(self, steps, state, estimates: Advantages, count: int) -> list[tuple[dict[str, tf.Tensor], Any]]:
+        """One epoch's `count` minibatches, in order, as (steps, rows) for `_minibatch_step`: transitions [1, M]
         with their targets and advantages and no rows (split modes), or unrolls [T+1, M] and their
         initial state [M, ...]. Each replica takes an equal share of every minibatch."""
         config = self._config
@@ -365,11 +371,10 @@ class PolicyGradientAgent(Agent):
             order = tf.random.shuffle(tf.range((length - 1) * unrolls))
         elif config.batch_mode == "shuffle":
             order = tf.random.shuffle(tf.range(unrolls))
-        return self._minibatches_fn(steps, state, estimates, order)
+        return self._minibatches_fn(steps, state, estimates, order, count)
 
-    def _minibatches_graph(self, steps, state, estimates: Advantages, order: tf.Tensor | None):
+    def _minibatches_graph(self, steps, state, estimates: Advantages, order: tf.Tensor | None, count: int):
         """`_minibatches` taken in `order` (transitions or unrolls; None: as they are)."""
-        count = self._config.minibatches
         if self._config.batch_mode in SPLIT_MODES:
             transitions = self._transitions(steps, estimates)
             return [(part, ()) for part in split_minibatches(transitions, order, count, axis=1)]
