@@ -38,13 +38,14 @@ def with_flag(args: list[str], flag: str, value: object) -> list[str]:
 class TrainRun:
     """One `seedrl train` run: its summary.json, the process's wall time (s), the highest mean return of
     the last 100 episodes among the run's TensorBoard summaries (None if it never finished 100 episodes),
-    the longest time between two of its summaries (s; a stalled learner writes none), and what the caller's
-    `inspect` read from the run folder before it was deleted."""
+    the longest time between two of its summaries (s; a stalled learner writes none), its frames/s after
+    start-up (`training_fps`), and what the caller's `inspect` read from the run folder before it was deleted."""
 
     summary: dict
     wall_seconds: float
     best_mean_return: float | None
     longest_stall: float | None = None
+    training_fps: float | None = None
     details: dict = field(default_factory=dict)
 
 
@@ -73,7 +74,8 @@ def train_once(
                               f"{lines[-1] if lines else '(no log)'}")
         summary = json.loads(folder.summary.read_text())
         details = inspect(folder.path) if inspect is not None else {}
-        return TrainRun(summary, wall, best_mean_return(folder.path), longest_stall(folder.path), details)
+        return TrainRun(summary, wall, best_mean_return(folder.path), longest_stall(folder.path),
+                        training_fps(folder.path), details)
 
 
 def best_mean_return(logdir: Path) -> float | None:
@@ -86,6 +88,23 @@ def best_mean_return(logdir: Path) -> float | None:
     _, at_return, at_episodes = np.intersect1d(returns.steps, episodes.steps, assume_unique=True, return_indices=True)
     full = episodes.values[at_episodes] >= FULL_WINDOW
     return float(returns.values[at_return][full].max()) if full.any() else None
+
+
+def training_fps(logdir: Path) -> float | None:
+    """Frames per second from the first summary of the run folder `logdir` that counts frames to its last: the
+    rate once training runs, start-up (imports, the first traces, actors connecting) left out; None with fewer
+    than two such summaries."""
+    files = sorted(RunFolder(logdir).tensorboard.glob(EVENT_FILES))
+    frames = read_scalars(files, (m.ENV_FRAMES.name,)).get(m.ENV_FRAMES.name)
+    if frames is None:
+        return None
+    order = np.argsort(frames.wall_times)
+    times, counts = frames.wall_times[order], frames.values[order]
+    counting = counts > 0
+    if counting.sum() < 2:
+        return None
+    times, counts = times[counting], counts[counting]
+    return float((counts[-1] - counts[0]) / (times[-1] - times[0])) if times[-1] > times[0] else None
 
 
 def longest_stall(logdir: Path) -> float | None:

@@ -27,8 +27,6 @@ from benchmarks.suite.figures import Value
 from benchmarks.system import measure_train
 from benchmarks.time_to_solve import README_ARGS, train_once, with_flag
 
-
-
 # setting (agent.actorsxenvs) -> `seedrl train` flags: the README's command, at more envs, and with PPO.
 SEEDRL_CARTPOLE: dict[str, list[str]] = {
     f"{agent}.2x{envs}": with_flag(with_flag(README_ARGS, "--agent", agent), "--envs-per-actor", envs)
@@ -39,6 +37,8 @@ SEEDRL_CARTPOLE: dict[str, list[str]] = {
 def shown_setting(setting: str) -> str:
     """A setting as the figures name it: `vtrace.2x16` -> `vtrace 2 x 16`."""
     return setting.replace(".", " ").replace("x", " x ")
+
+
 PONG_ACTORS, PONG_ENVS = 2, 16
 SEEDRL_PONG = ["--env", "atari:Pong", "--agent", "vtrace", "--network.torso", "nature", "--vtrace.reward-clipping",
                "abs_one", "--actors", str(PONG_ACTORS), "--envs-per-actor", str(PONG_ENVS)]
@@ -69,7 +69,8 @@ def cartpole_round(seed: int, limits: Limits, peer_first: bool) -> dict[str, Val
     def peer() -> None:
         run = run_peer(CARTPOLE, seed, limits.solve_s)
         values.update({"sf.time_to_475": run.time_to_solve, "sf.frames_to_475": run.frames_to_solve,
-                       "sf.fps": run.fps, "sf.best_return": run.best_return, "sf.stall_s": run.progress.longest_stall()})
+                       "sf.fps": run.fps, "sf.training_fps": run.training_fps, "sf.best_return": run.best_return,
+                       "sf.stall_s": run.progress.longest_stall()})
 
     def ours() -> None:
         for setting, args in SEEDRL_CARTPOLE.items():
@@ -77,13 +78,14 @@ def cartpole_round(seed: int, limits: Limits, peer_first: bool) -> dict[str, Val
             summary = result.summary
             values.update({f"{setting}.time_to_475": summary["solved_at_seconds"],
                            f"{setting}.frames_to_475": summary["solved_at_frames"],
-                           f"{setting}.fps": summary["fps"], f"{setting}.best_return": result.best_mean_return,
+                           f"{setting}.fps": summary["fps"], f"{setting}.training_fps": result.training_fps,
+                           f"{setting}.best_return": result.best_mean_return,
                            f"{setting}.stall_s": result.longest_stall})
 
     for measure in ((peer, ours) if peer_first else (ours, peer)):
         measure()
     for setting in SEEDRL_CARTPOLE:
-        for figure in ("time_to_475", "frames_to_475", "fps"):
+        for figure in ("time_to_475", "frames_to_475", "fps", "training_fps"):
             values[f"ratio.{setting}.{figure}"] = ratio(values[f"{setting}.{figure}"], values[f"sf.{figure}"])
     return values
 

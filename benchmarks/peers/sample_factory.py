@@ -12,6 +12,7 @@ last `--stats_avg` (100) episodes. Each line is stamped with the seconds since t
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import selectors
@@ -121,6 +122,13 @@ class PeerRun:
             return 0.0
         at, frames = self.progress.frames[-1]
         return frames / at
+
+    @property
+    def training_fps(self) -> float | None:
+        """Frames per second from the first report of frames to the last: the rate once training runs, start-up
+        left out (None before two reports)."""
+        first = self.progress.first_frames()
+        return None if first is None else self.progress.rate(first, math.inf)
 
     @property
     def best_return(self) -> float | None:

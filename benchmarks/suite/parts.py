@@ -488,9 +488,11 @@ def peer_figures(setting: str) -> tuple[Figure, ...]:
                fallback=Figure(f"{setting}.best_return", BEST_RETURN, "", 1)),
         Figure(f"{setting}.frames_to_475", f"frames to 475, {shown}", "frames"),
         Figure(f"{setting}.fps", f"FPS (run average), {shown}", "frames/s"),
+        Figure(f"{setting}.training_fps", f"FPS after start-up, {shown}", "frames/s"),
         Figure(f"ratio.{setting}.time_to_475", f"time to 475 over SF's, {shown}", "ratio", 2),
         Figure(f"ratio.{setting}.frames_to_475", f"frames to 475 over SF's, {shown}", "ratio", 2),
-        Figure(f"ratio.{setting}.fps", f"FPS over SF's, {shown}", "ratio", 2),
+        Figure(f"ratio.{setting}.fps", f"FPS (run average) over SF's, {shown}", "ratio", 2),
+        Figure(f"ratio.{setting}.training_fps", f"FPS after start-up over SF's, {shown}", "ratio", 2),
     )
 
 
@@ -500,16 +502,20 @@ PEERS = Part(
     meaning="Interleaved in each round, in alternating order (`make bench-peers`, `python -m benchmarks.peers`): "
             "CartPole-v1 to a mean return of 475 from launch, at most {solve_s:g} s each, Sample Factory's APPO "
             "(`sf_examples.train_gym_env`, 2 workers x 20 envs, CPU) and seedrl's README command with the agent and "
-            "envs of each setting: {settings}; and Atari "
+            "envs of each setting: {settings}. FPS (run average) is the frames of the run over its seconds from "
+            "launch, start-up included; FPS after start-up is the rate from the first report of frames (Sample "
+            "Factory's log, seedrl's summaries) to the last. And Atari "
             "Pong training on the whole machine with 2 x {pong_envs} envs each, emulator frames/s over {window_s:g} s "
             "after {warmup_s:g} s of warm-up, Sample Factory's Atari defaults (Nature CNN) sampling asynchronously "
-            "(APPO) and seedrl's V-trace with the Nature CNN. A ratio is seedrl's figure over Sample Factory's in the same round. Sample Factory "
-            "runs in its own virtualenv (`benchmarks/peers/venv.py`, created on first use).",
+            "(APPO) and seedrl's V-trace with the Nature CNN. A ratio is seedrl's figure over Sample Factory's in "
+            "the same round. Sample Factory runs in its own virtualenv (`benchmarks/peers/venv.py`, created on "
+            "first use).",
     figures=(
         Figure("sf.time_to_475", "time to 475, Sample Factory", "s", 1,
                fallback=Figure("sf.best_return", BEST_RETURN, "", 1)),
         Figure("sf.frames_to_475", "frames to 475, Sample Factory", "frames"),
         Figure("sf.fps", "FPS (run average), Sample Factory", "frames/s"),
+        Figure("sf.training_fps", "FPS after start-up, Sample Factory", "frames/s"),
         *(figure for setting in SEEDRL_CARTPOLE for figure in peer_figures(setting)),
         Figure("sf.pong.fps", "Pong FPS, Sample Factory", "frames/s"),
         Figure("pong.fps", "Pong FPS, seedrl", "frames/s"),

@@ -8,8 +8,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from benchmarks.suite.figures import COLLAPSE_FRACTION, STALL_S, Figure, collapsed, median_text, spread_text, summarize
-from benchmarks.suite.parts import CARTPOLE, Part
+from benchmarks.suite.figures import (
+    COLLAPSE_FRACTION, STALL_S, Figure, Summary, collapsed, median_text, spread_text, summarize,
+)
+from benchmarks.peers.compare import SEEDRL_CARTPOLE
+from benchmarks.suite.parts import CARTPOLE, PEERS, Part
 from benchmarks.suite.results import PartRecord, Results
 
 BEGIN = "<!-- run_all:begin -->"
@@ -149,10 +152,19 @@ def render(
 
 
 def readme_claim(results: Results, doc: str) -> str | None:
-    """README.md's sentence on how fast `make train` solves CartPole, from the cartpole part's V-trace runs
-    (the README's command); None when the results have none."""
+    """README.md's paragraphs on training speed: how fast `make train` solves CartPole (the cartpole part's
+    V-trace runs, the README's command) and how seedrl's settings compare with Sample Factory's in the same
+    rounds (the peers part); None when the results have neither."""
+    if results.quick:
+        return None
+    paragraphs = [claim for claim in (cartpole_claim(results, doc), peers_claim(results, doc)) if claim]
+    return "\n\n".join(paragraphs) or None
+
+
+def cartpole_claim(results: Results, doc: str) -> str | None:
+    """The sentence on `make train`'s time to 475 and FPS; None without cartpole runs."""
     record = results.parts.get("cartpole")
-    if record is None or not record.runs or results.quick:
+    if record is None or not record.runs:
         return None
     left_out = dropped(CARTPOLE, flags(CARTPOLE, record), "vtrace.")
     times = summarize(record.values("vtrace.time_to_475", left_out))
@@ -166,3 +178,40 @@ def readme_claim(results: Results, doc: str) -> str | None:
             f"{'not reached' if times.reached < times.runs else f'{times.high:.1f}'} s; {times.reached} of "
             f"{times.runs} runs reached it), at {fps.median:,.0f} frames/s on average, measured on {date} "
             f"([{doc}]({doc}), generated from `benchmarks/results/`).")
+
+
+def peers_claim(results: Results, doc: str) -> str | None:
+    """The sentence on each seedrl CartPole setting's time to 475 and FPS over Sample Factory's, medians of the
+    per-round ratios; None without peers runs."""
+    record = results.parts.get("peers")
+    if record is None or not record.runs:
+        return None
+    found = flags(PEERS, record)
+
+    def summary_of(key: str) -> Summary | None:
+        values = record.values(key, dropped(PEERS, found, key))
+        return summarize(values) if values else None
+
+    settings = []
+    for setting in SEEDRL_CARTPOLE:
+        time, ratio, fps, training = (summary_of(f"{prefix}{setting}.{figure}") for prefix, figure in (
+            ("", "time_to_475"), ("ratio.", "time_to_475"), ("ratio.", "fps"), ("ratio.", "training_fps")))
+        if time is None or ratio is None or fps is None:  # a setting these results do not hold
+            continue
+        agent, envs = setting.split(".2x")
+        shown = f"`--agent {agent} --envs-per-actor {envs}`"
+        if time.median is None or ratio.median is None or fps.median is None:
+            settings.append(f"{shown} did not reach 475 in most rounds ({time.reached} of {time.runs})")
+            continue
+        after = (f" ({training.median:.2f} times after both have started)"
+                 if training is not None and training.median is not None else "")
+        settings.append(f"{shown} reaches it in {time.median:.1f} s, {ratio.median:.2f} times Sample Factory's time, "
+                        f"at {fps.median:.2f} times its frames/s from launch{after}")
+    if not settings:
+        return None
+    sf_time = summary_of("sf.time_to_475")
+    sf_text = f"{sf_time.median:.1f} s" if sf_time and sf_time.median is not None else "not reached in most rounds"
+    date = (record.date or results.machine["date"])[:10]
+    return (f"Against Sample Factory 2.1's APPO (2 workers x 20 envs) on the same machine in the same rounds "
+            f"(`make bench-peers`, {len(record.runs)} rounds on {date}; Sample Factory's median time to 475 from "
+            f"launch: {sf_text}), in medians of each round's ratios: " + "; ".join(settings) + f" ([{doc}]({doc})).")

@@ -13,7 +13,7 @@ import pytest
 
 from benchmarks.peers.compare import ratio
 from benchmarks.time_to_solve import with_flag
-from benchmarks.peers.sample_factory import Progress, Task, run_peer
+from benchmarks.peers.sample_factory import PeerRun, Progress, Task, run_peer
 from benchmarks.peers.venv import REQUIREMENTS, ready
 
 FAKE = Task("fake", "tests.unit.fake_sample_factory", (), solve_return=475.0)
@@ -37,6 +37,10 @@ def test_progress_reads_frames_and_mean_returns_from_sample_factorys_log():
     assert progress.first_frames() == 10.0
     assert progress.frames_at(12.0) == 1024 and progress.solved_at(19.0) == 10.0 and progress.solved_at(20) is None
     assert progress.rate(10.0, 15.0) == pytest.approx(2048 / 5)
+    run = PeerRun(FAKE, 16.0, progress, 0)
+    assert run.training_fps == pytest.approx(2048 / 5)  # from the first report of frames: start-up left out
+    assert run.fps == pytest.approx(3072 / 15)  # from launch
+    assert PeerRun(FAKE, 6.0, Progress(frames=[(5.0, 0), (6.0, 100)]), 0).training_fps is None  # one report
 
 
 @pytest.fixture

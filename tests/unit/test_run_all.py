@@ -286,6 +286,23 @@ def test_only_keeps_the_other_parts_of_the_results_file_from_the_same_machine(tm
     assert set(Results.load(results_path).parts) == {"envs"}
 
 
+def test_the_training_fps_leaves_out_the_time_before_the_first_frames(tmp_path):
+    """Real TensorBoard event files: a summary at 0 frames (start-up), then 3,000 and 9,000 frames 0.5 s apart."""
+    import tensorflow as tf
+
+    from benchmarks.time_to_solve import training_fps
+
+    writer = tf.summary.create_file_writer(str(tmp_path / "tensorboard"))
+    for step, frames in enumerate([0, 3000, 9000]):
+        with writer.as_default(step=step):
+            tf.summary.scalar(m.ENV_FRAMES.name, frames)
+        writer.flush()
+        time.sleep(1.0 if step == 0 else 0.5 if step == 1 else 0.0)
+    writer.close()
+    assert 6000 / 0.7 < training_fps(tmp_path) < 6000 / 0.45  # not 9,000 over the 1.5 s since the first summary
+    assert training_fps(tmp_path / "empty") is None
+
+
 def test_a_runs_diagnostics_and_longest_stall_come_from_its_summaries(tmp_path):
     """Real TensorBoard event files, written as the learner writes them: medians (of the agent's tags too), the
     highest gradient norm, the first learning rate, and the longest time between two summaries."""
@@ -314,8 +331,39 @@ def test_a_runs_diagnostics_and_longest_stall_come_from_its_summaries(tmp_path):
     assert longest_stall(tmp_path / "empty") is None
 
 
-def test_the_readme_claim_needs_the_cartpole_part():
+def test_the_readme_claim_needs_the_cartpole_or_the_peers_part():
     results = small_results()
     assert readme_claim(results, "docs/benchmarks.md").startswith("On a 2-core machine it reaches a mean return of 475")
     del results.parts["cartpole"]
+    assert readme_claim(results, "docs/benchmarks.md") is None
+
+
+def peers_run(sf_time: float, seedrl: dict[str, tuple[float | None, float]]) -> dict[str, float | None]:
+    """One peers round: Sample Factory solving in `sf_time` s at 10k FPS, each seedrl setting's (time, FPS)."""
+    run: dict[str, float | None] = {"sf.time_to_475": sf_time, "sf.fps": 10_000.0, "sf.best_return": 480.0,
+                                    "sf.stall_s": 1.0}
+    for setting, (seconds, fps) in seedrl.items():
+        run.update({f"{setting}.time_to_475": seconds, f"{setting}.fps": fps, f"{setting}.best_return": 480.0,
+                    f"{setting}.stall_s": 1.0, f"ratio.{setting}.fps": fps / 10_000.0,
+                    f"ratio.{setting}.training_fps": fps / 12_500.0,
+                    f"ratio.{setting}.time_to_475": seconds / sf_time if seconds is not None else None})
+    return run
+
+
+def test_the_readme_claim_gives_each_setting_against_sample_factory_in_medians_of_the_rounds():
+    rounds = [(50.0, 20.0, None), (40.0, 22.0, 90.0), (60.0, 18.0, None)]
+    peers = PartRecord(settings={}, runs=[
+        peers_run(sf, {"ppo.2x128": (ppo, 25_000.0), "vtrace.2x64": (vtrace, 20_000.0)}) for sf, ppo, vtrace in rounds
+    ], date="2026-12-01T10:00:00")
+    results = Results("python -m benchmarks.run_all --only peers", 3, False, MACHINE, {"peers": peers})
+    claim = readme_claim(results, "docs/benchmarks.md")
+    assert "3 rounds on 2026-12-01" in claim and "Sample Factory's median time to 475 from launch: 50.0 s" in claim
+    # ratios 0.40, 0.55, 0.30: their median, not the ratio of the medians (20 / 50)
+    assert "`--agent ppo --envs-per-actor 128` reaches it in 20.0 s, 0.40 times Sample Factory's time, at 2.50 " \
+           "times its frames/s from launch (2.00 times after both have started)" in claim
+    assert "`--agent vtrace --envs-per-actor 64` did not reach 475 in most rounds (1 of 3)" in claim
+    assert "vtrace --envs-per-actor 16" not in claim  # not measured in these rounds: no sentence about it
+    peers.runs[1]["ppo.2x128.stall_s"] = 45.0  # a stalled round is left out of the ratios
+    assert "`--agent ppo --envs-per-actor 128` reaches it in 19.0 s, 0.35 times" in readme_claim(results, "d.md")
+    results.quick = True
     assert readme_claim(results, "docs/benchmarks.md") is None
