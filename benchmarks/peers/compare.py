@@ -4,8 +4,8 @@ One round runs, one after the other and in alternating order (so that a slow spe
 both systems):
 
 - CartPole-v1 to a mean return of 475 of the last 100 episodes, from launch (process start and imports
-  included): Sample Factory with `train_gym_env`'s settings on 2 workers x 20 envs, seedrl with the README's
-  command (V-trace, 2 x 16 envs), with 2 x 64 envs, and with PPO at 2 x 128 envs;
+  included): Sample Factory with the settings of `train_gym_env`'s CartPole example on 2 workers x 20 envs,
+  seedrl with the README's command (V-trace, 2 x 16 envs), with 2 x 64 envs, and with PPO at 2 x 128 envs;
 - Atari Pong, training on the whole machine with 2 x 16 envs each: emulator frames per second over a window
   after a warm-up; Sample Factory with its Atari defaults (Nature CNN), sampling asynchronously (APPO),
   seedrl with V-trace and the Nature CNN (`--network.torso nature`). No return threshold: Pong is not learned in minutes on a CPU.

@@ -43,8 +43,14 @@ class Task:
     imports: tuple[str, ...] = ()
 
 
-CARTPOLE = Task("CartPole-v1", "sf_examples.train_gym_env",
-                ("--env", "CartPole-v1", "--num_workers", "2", "--num_envs_per_worker", "20"), 475.0)
+# The training settings of the CartPole command in `sf_examples/train_gym_env.py`'s docstring (an MLP policy, no
+# RNN, batch 512, rewards x 0.1, 2 policy workers), on 2 workers x 20 envs; its save and summary intervals are
+# left at Sample Factory's defaults.
+CARTPOLE = Task("CartPole-v1", "sf_examples.train_gym_env", (
+    "--env", "CartPole-v1", "--algo", "APPO", "--use_rnn", "False", "--recurrence", "1", "--with_vtrace", "False",
+    "--batch_size", "512", "--reward_scale", "0.1", "--policy_workers_per_policy", "2",
+    "--num_workers", "2", "--num_envs_per_worker", "20",
+), 475.0)
 # Sample Factory's Atari defaults (PPO's loss, its Nature-style `convnet_atari`, frame skip 4 and stack 4) on
 # 2 workers x 16 envs, as many envs as seedrl's Pong runs, sampling asynchronously (APPO; its synchronous default
 # needs the envs x rollout to divide its training batch); `import ale_py` registers PongNoFrameskip-v4 with

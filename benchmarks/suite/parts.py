@@ -501,7 +501,8 @@ PEERS = Part(
     title="Against Sample Factory 2.1",
     meaning="Interleaved in each round, in alternating order (`make bench-peers`, `python -m benchmarks.peers`): "
             "CartPole-v1 to a mean return of 475 from launch, at most {solve_s:g} s each, Sample Factory's APPO "
-            "(`sf_examples.train_gym_env`, 2 workers x 20 envs, CPU) and seedrl's README command with the agent and "
+            "(`sf_examples.train_gym_env` with the settings of its CartPole example: no RNN, batch 512, rewards x 0.1; 2 "
+            "workers x 20 envs, CPU) and seedrl's README command with the agent and "
             "envs of each setting: {settings}. FPS (run average) is the frames of the run over its seconds from "
             "launch, start-up included; FPS after start-up is the rate from the first report of frames (Sample "
             "Factory's log, seedrl's summaries) to the last. And Atari "
