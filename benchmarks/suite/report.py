@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from benchmarks.peers.compare import SEEDRL_CARTPOLE
 from benchmarks.suite.figures import (
     COLLAPSE_FRACTION, STALL_S, Figure, Summary, collapsed, median_text, spread_text, summarize,
 )
-from benchmarks.peers.compare import SEEDRL_CARTPOLE
 from benchmarks.suite.parts import CARTPOLE, PEERS, Part
 from benchmarks.suite.results import PartRecord, Results
 
@@ -212,6 +212,7 @@ def peers_claim(results: Results, doc: str) -> str | None:
     sf_time = summary_of("sf.time_to_475")
     sf_text = f"{sf_time.median:.1f} s" if sf_time and sf_time.median is not None else "not reached in most rounds"
     date = (record.date or results.machine["date"])[:10]
-    return (f"Against Sample Factory 2.1's APPO (2 workers x 20 envs) on the same machine in the same rounds "
-            f"(`make bench-peers`, {len(record.runs)} rounds on {date}; Sample Factory's median time to 475 from "
-            f"launch: {sf_text}), in medians of each round's ratios: " + "; ".join(settings) + f" ([{doc}]({doc})).")
+    return (f"Against Sample Factory 2.1's APPO (its CartPole example's settings, 2 workers x 20 envs) on the same "
+            f"machine in the same rounds (`make bench-peers`, {len(record.runs)} rounds on {date}; Sample Factory's "
+            f"median time to 475 from launch: {sf_text}), in medians of each round's ratios: " + "; ".join(settings)
+            + f" ([{doc}]({doc})).")
