@@ -90,31 +90,34 @@ def best_mean_return(logdir: Path) -> float | None:
     return float(returns.values[at_return][full].max()) if full.any() else None
 
 
+def frame_summaries(logdir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The wall times [N] and env frames [N] of the learner's frame summaries in the run folder `logdir`, in
+    the order they were written (N = 0 without any)."""
+    files = sorted(RunFolder(logdir).tensorboard.glob(EVENT_FILES))
+    frames = read_scalars(files, (m.ENV_FRAMES.name,)).get(m.ENV_FRAMES.name)
+    if frames is None:
+        return np.zeros(0), np.zeros(0)
+    order = np.argsort(frames.wall_times)
+    return frames.wall_times[order], frames.values[order]
+
+
 def training_fps(logdir: Path) -> float | None:
     """Frames per second from the first summary of the run folder `logdir` that counts frames to its last: the
     rate once training runs, start-up (imports, the first traces, actors connecting) left out; None with fewer
     than two such summaries."""
-    files = sorted(RunFolder(logdir).tensorboard.glob(EVENT_FILES))
-    frames = read_scalars(files, (m.ENV_FRAMES.name,)).get(m.ENV_FRAMES.name)
-    if frames is None:
-        return None
-    order = np.argsort(frames.wall_times)
-    times, counts = frames.wall_times[order], frames.values[order]
+    times, counts = frame_summaries(logdir)
     counting = counts > 0
-    if counting.sum() < 2:
-        return None
     times, counts = times[counting], counts[counting]
-    return float((counts[-1] - counts[0]) / (times[-1] - times[0])) if times[-1] > times[0] else None
+    if len(times) < 2 or times[-1] <= times[0]:
+        return None
+    return float((counts[-1] - counts[0]) / (times[-1] - times[0]))
 
 
 def longest_stall(logdir: Path) -> float | None:
     """The longest time in seconds between two consecutive summaries of the run folder `logdir` (the learner
     writes one every few seconds while it trains); None with fewer than two."""
-    files = sorted(RunFolder(logdir).tensorboard.glob(EVENT_FILES))
-    frames = read_scalars(files, (m.ENV_FRAMES.name,)).get(m.ENV_FRAMES.name)
-    if frames is None or len(frames.wall_times) < 2:
-        return None
-    return float(np.diff(np.sort(frames.wall_times)).max())
+    times, _ = frame_summaries(logdir)
+    return float(np.diff(times).max()) if len(times) >= 2 else None
 
 
 def main() -> None:

@@ -39,6 +39,13 @@ def shown_setting(setting: str) -> str:
     return setting.replace(".", " ").replace("x", " x ")
 
 
+def setting_flags(setting: str) -> str:
+    """The `seedrl train` flags that make a setting differ from the README's command: `ppo.2x128` ->
+    `--agent ppo --envs-per-actor 128`."""
+    agent, envs = setting.split(".2x")
+    return f"--agent {agent} --envs-per-actor {envs}"
+
+
 PONG_ACTORS, PONG_ENVS = 2, 16
 SEEDRL_PONG = ["--env", "atari:Pong", "--agent", "vtrace", "--network.torso", "nature", "--vtrace.reward-clipping",
                "abs_one", "--actors", str(PONG_ACTORS), "--envs-per-actor", str(PONG_ENVS)]

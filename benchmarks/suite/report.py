@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from benchmarks.peers.compare import SEEDRL_CARTPOLE
+from benchmarks.peers.compare import SEEDRL_CARTPOLE, setting_flags
 from benchmarks.suite.figures import (
     COLLAPSE_FRACTION, STALL_S, Figure, Summary, collapsed, median_text, spread_text, summarize,
 )
@@ -198,8 +198,7 @@ def peers_claim(results: Results, doc: str) -> str | None:
             ("", "time_to_475"), ("ratio.", "time_to_475"), ("ratio.", "fps"), ("ratio.", "training_fps")))
         if time is None or ratio is None or fps is None:  # a setting these results do not hold
             continue
-        agent, envs = setting.split(".2x")
-        shown = f"`--agent {agent} --envs-per-actor {envs}`"
+        shown = f"`{setting_flags(setting)}`"
         if time.median is None or ratio.median is None or fps.median is None:
             settings.append(f"{shown} did not reach 475 in most rounds ({time.reached} of {time.runs})")
             continue
