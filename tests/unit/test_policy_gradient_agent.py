@@ -99,6 +99,7 @@ def test_automatic_minibatches_follow_the_batch_each_gradient_step_keeping_its_u
     agent.train(half, frames=0)  # a batch that shrank with the envs: 2 minibatches of 2 unrolls
     assert int(agent._optimizer.iterations.numpy()) == 3 * 4 + 3 * 2
     assert agent.steps == 2
+    assert agent._minibatch_step.traces == 1  # each epoch's steps run in one call, traced for any count
     rule = make_agent(CARTPOLE, agent="ppo", batch_size="auto", auto_minibatch_unrolls=4).batch_size
     assert [rule(slots) for slots in (2, 10, 32, 256)] == [4, 8, 16, 128]  # whole minibatches of 4 unrolls
 

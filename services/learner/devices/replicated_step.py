@@ -3,6 +3,8 @@
 The batch is split into equal shards along its batch axis (axis 1 of time-major steps, axis 0
 of per-unroll rows), each replica runs the step on its shard, and the results come back as
 one: scalar metrics averaged over replicas, per-unroll outputs concatenated in batch order.
+`loop` runs the step on K minibatches one after the other inside one call, which saves the
+Python and dispatch cost of K calls (most of a small network's gradient step on a CPU).
 Variables must have been created under the same strategy's scope.
 """
 
@@ -29,6 +31,7 @@ class ReplicatedStep:
     """
 
     def __init__(self, fn: ReplicaFn, jit_compile: bool = False):
+        self._fn = fn
         self._strategy = tf.distribute.get_strategy()
         self.replicas = self._strategy.num_replicas_in_sync
         compile_here = jit_compile and not isinstance(self._strategy, tf.distribute.TPUStrategy)
@@ -36,24 +39,45 @@ class ReplicatedStep:
             lambda steps, rows, scalars: self._strategy.run(fn, args=(steps, rows, scalars)), jit_compile=compile_here,
             reduce_retracing=True,
         )
-        self._traced_general = False
+        self._loop = tf.function(self._loop_graph, jit_compile=compile_here, reduce_retracing=True)
+        self._traced: set[int] = set()
 
     @property
     def traces(self) -> int:
         """How many times the step has been traced (a trace blocks training for seconds on a loaded CPU)."""
-        return self._run.experimental_get_tracing_count()
+        return sum(run.experimental_get_tracing_count() for run in (self._run, self._loop))
 
     def __call__(
         self, steps: dict[str, np.ndarray], rows: Any = (), scalars: Any = ()
     ) -> tuple[dict[str, float], Any]:
         """Steps [T+1, B, ...] and rows [B, ...] of B unrolls (B a multiple of the replicas); returns
         the metrics as floats and the per-unroll outputs as arrays [B, ...]."""
+        metrics, out = self._call(self._run, steps, rows, (scalars,), stacked=0)
+        if self.replicas > 1:
+            metrics = self._strategy.reduce(tf.distribute.ReduceOp.MEAN, metrics, axis=None)
+            out = tf.nest.map_structure(
+                lambda value: np.concatenate([np.asarray(v) for v in self._strategy.experimental_local_results(value)]),
+                out,
+            )
+        else:
+            out = tf.nest.map_structure(np.asarray, out)
+        return {name: float(value) for name, value in metrics.items()}, out
+
+    def loop(self, steps: dict[str, tf.Tensor], rows: Any = (), scalars: Any = ()) -> dict[str, float]:
+        """The step on each of K minibatches in order, in one call: steps [K, T+1, m, ...] and rows [K, m, ...]
+        (m a multiple of the replicas). Returns the metrics' mean over the K steps; per-unroll outputs are dropped."""
+        count = tf.constant(tf.nest.flatten(steps)[0].shape[0], tf.int32)
+        metrics = self._call(self._loop, steps, rows, (scalars, count), stacked=1)
+        return {name: float(value) for name, value in metrics.items()}
+
+    def _call(self, run: Any, steps: Any, rows: Any, scalars: tuple, stacked: int) -> Any:
+        """`run(steps, rows, *scalars)` with steps and rows sharded over the replicas along their batch axis
+        (`stacked` leading axes before the usual ones)."""
+        if id(run) not in self._traced:
+            self._trace_general(run, steps, rows, scalars, stacked)
         if self.replicas == 1:
-            if not self._traced_general:
-                self._trace_general(steps, rows, scalars)
-            metrics, out = self._run(steps, rows, scalars)
-            return {name: float(value) for name, value in metrics.items()}, tf.nest.map_structure(np.asarray, out)
-        batch = len(tf.nest.flatten(steps)[0][0])
+            return run(steps, rows, *scalars)
+        batch = tf.nest.flatten(steps)[0].shape[stacked + 1]
         if batch % self.replicas:
             raise ValueError(f"a batch of {batch} unrolls does not split evenly over {self.replicas} training replicas")
         shard = batch // self.replicas
@@ -63,29 +87,44 @@ class ReplicatedStep:
             return tf.nest.map_structure(lambda array: array[index], structure)
 
         distribute = self._strategy.experimental_distribute_values_from_function
-        sharded_steps = distribute(lambda context: part(steps, 1, context.replica_id_in_sync_group))
-        sharded_rows = distribute(lambda context: part(rows, 0, context.replica_id_in_sync_group))
-        metrics, out = self._run(sharded_steps, sharded_rows, scalars)
-        metrics = self._strategy.reduce(tf.distribute.ReduceOp.MEAN, metrics, axis=None)
-        out = tf.nest.map_structure(
-            lambda value: np.concatenate([np.asarray(v) for v in self._strategy.experimental_local_results(value)]), out
-        )
-        return {name: float(value) for name, value in metrics.items()}, out
+        sharded_steps = distribute(lambda context: part(steps, stacked + 1, context.replica_id_in_sync_group))
+        sharded_rows = distribute(lambda context: part(rows, stacked, context.replica_id_in_sync_group))
+        return run(sharded_steps, sharded_rows, *scalars)
 
-    def _trace_general(self, steps: dict[str, np.ndarray], rows: Any, scalars: Any) -> None:
-        """Trace the step once for any number of unrolls (steps [T+1, None, ...], rows [None, ...]), so a batch
-        that follows the envs served (`batch_size: auto`, actors joining and leaving) never waits for a trace."""
+    def _loop_graph(self, steps: Any, rows: Any, scalars: Any, count: tf.Tensor) -> dict[str, tf.Tensor]:
+        """`loop`'s graph: `fn` on minibatch k = 0 .. count - 1 of steps and rows (per replica, [K, ...]),
+        the metrics averaged over the replicas and summed over k, then divided by count."""
 
-        def spec(value: Any, axis: int) -> tf.TensorSpec:
+        def step(k: tf.Tensor) -> dict[str, tf.Tensor]:
+            def replica_step(steps: Any, rows: Any, scalars: Any) -> dict[str, tf.Tensor]:
+                take = lambda tensor: tensor[k]  # noqa: E731
+                return self._fn(tf.nest.map_structure(take, steps), tf.nest.map_structure(take, rows), scalars)[0]
+
+            metrics = self._strategy.run(replica_step, args=(steps, rows, scalars))
+            return self._strategy.reduce(tf.distribute.ReduceOp.MEAN, metrics, axis=None)
+
+        def body(k: tf.Tensor, totals: dict[str, tf.Tensor]) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+            return k + 1, tf.nest.map_structure(tf.add, totals, step(k))
+
+        # The first step runs before the loop: its metrics give the totals their structure.
+        _, totals = tf.while_loop(lambda k, totals: k < count, body, (tf.constant(1), step(tf.constant(0))))
+        return tf.nest.map_structure(lambda total: total / tf.cast(count, total.dtype), totals)
+
+    def _trace_general(self, run: Any, steps: Any, rows: Any, scalars: tuple, stacked: int) -> None:
+        """Trace `run` once for any number of unrolls (and of minibatches, when `stacked`), so a batch that
+        follows the envs served (`batch_size: auto`, actors joining and leaving) never waits for a trace."""
+
+        def spec(value: Any, *free: int) -> tf.TensorSpec:
             tensor = tf.convert_to_tensor(value)
             shape = tensor.shape.as_list()
-            if axis is not None:
+            for axis in free:
                 shape[axis] = None
             return tf.TensorSpec(shape, tensor.dtype)
 
-        self._run.get_concrete_function(
-            tf.nest.map_structure(lambda v: spec(v, 1), steps), tf.nest.map_structure(lambda v: spec(v, 0), rows),
-            tf.nest.map_structure(lambda v: spec(v, None), scalars),
+        leading = (0,) if stacked else ()
+        run.get_concrete_function(
+            tf.nest.map_structure(lambda v: spec(v, *leading, stacked + 1), steps),
+            tf.nest.map_structure(lambda v: spec(v, *leading, stacked), rows),
+            *tf.nest.map_structure(spec, scalars),
         )
-        self._traced_general = True
-
+        self._traced.add(id(run))

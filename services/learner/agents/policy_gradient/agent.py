@@ -6,9 +6,10 @@ normalisation statistics), which the update refreshes only once it is complete, 
 policy-gradient learner does. So every unroll is acted by one policy version, and `steps` counts
 updates: the learner's policy lag (updates between acting and training) is in those units.
 
-On several training replicas (`seedrl.learner.devices`) every step of an update is a
-`ReplicatedStep`: the advantage estimates, then each minibatch's gradient step, with each replica
-taking an equal share of the minibatch. The update is the one a single device takes on the batch:
+Every step of an update is a `ReplicatedStep` (`seedrl.learner.devices`): the advantage estimates,
+then each epoch's minibatch gradient steps, all in one call (`ReplicatedStep.loop`: one call per
+gradient step cost more than the step of a small network on a CPU). On several training replicas each
+replica takes an equal share of every minibatch. The update is the one a single device takes on the batch:
 batch-wide statistics (advantage moments, V-MPO's top half, explained variance) span every
 replica's share, and the normalisation statistics and the acting copy are updated outside the
 replicas, from the whole batch.
@@ -199,18 +200,15 @@ class PolicyGradientAgent(Agent):
         count = minibatch_count(config, steps["reward"].shape[1])  # reward: [T+1, B]
         diagnostics, estimates = self._estimate(steps, state)
         totals: dict[str, float] = defaultdict(float)
-        minibatches = self._minibatches(steps, state, estimates, count)
+        minibatches, rows = self._minibatches(steps, state, estimates, count)
         for epoch in range(config.epochs):
             if epoch and config.batch_mode != "repeat":  # repeat: the same minibatches every epoch
                 if config.batch_mode == "split_with_advantage_recomputation":
                     diagnostics, estimates = self._estimate(steps, state)
-                minibatches = self._minibatches(steps, state, estimates, count)
-            for minibatch, rows in minibatches:
-                metrics, _ = self._minibatch_step(minibatch, rows)
-                for name, value in metrics.items():
-                    totals[name] += value
-        gradient_steps = config.epochs * count
-        metrics = {name: total / gradient_steps for name, total in totals.items()}
+                minibatches, rows = self._minibatches(steps, state, estimates, count)
+            for name, value in self._minibatch_step.loop(minibatches, rows).items():  # means over the epoch's steps
+                totals[name] += value
+        metrics = {name: total / config.epochs for name, total in totals.items()}
         self._end_update_fn(steps, estimates.targets)
         with self._acting_lock:
             self._refresh_fn()
@@ -360,10 +358,10 @@ class PolicyGradientAgent(Agent):
         transitions.update(targets=flatten(estimates.targets), advantages=flatten(estimates.advantages))
         return transitions
 
-    def _minibatches(self, steps, state, estimates: Advantages, count: int) -> list[tuple[dict[str, tf.Tensor], Any]]:
-        """One epoch's `count` minibatches, in order, as (steps, rows) for `_minibatch_step`: transitions [1, M]
-        with their targets and advantages and no rows (split modes), or unrolls [T+1, M] and their
-        initial state [M, ...]. Each replica takes an equal share of every minibatch."""
+    def _minibatches(self, steps, state, estimates: Advantages, count: int) -> tuple[dict[str, tf.Tensor], Any]:
+        """One epoch's K = `count` minibatches, stacked in order, as (steps, rows) for `_minibatch_step.loop`:
+        transitions [K, 1, M] with their targets and advantages and no rows (split modes), or unrolls
+        [K, T+1, M] and their initial state [K, M, ...]. Each replica takes an equal share of every minibatch."""
         config = self._config
         length, unrolls = steps["reward"].shape  # T+1, B
         order = None
@@ -376,10 +374,8 @@ class PolicyGradientAgent(Agent):
     def _minibatches_graph(self, steps, state, estimates: Advantages, order: tf.Tensor | None, count: int):
         """`_minibatches` taken in `order` (transitions or unrolls; None: as they are)."""
         if self._config.batch_mode in SPLIT_MODES:
-            transitions = self._transitions(steps, estimates)
-            return [(part, ()) for part in split_minibatches(transitions, order, count, axis=1)]
-        unrolls = split_minibatches(steps, order, count, axis=1)
-        return list(zip(unrolls, split_minibatches(state, order, count, axis=0)))
+            return stack_minibatches(self._transitions(steps, estimates), order, count, axis=1), ()
+        return stack_minibatches(steps, order, count, axis=1), stack_minibatches(state, order, count, axis=0)
 
     def _unroll_step_graph(self, minibatch, state, scalars):
         """One replica's gradient step on its unrolls [T+1, m] of a minibatch (initial state [m, ...]);
@@ -440,12 +436,14 @@ class PolicyGradientAgent(Agent):
             self._value_statistics.update(targets)
 
 
-def split_minibatches(structure: Any, order: tf.Tensor | None, count: int, axis: int) -> list[Any]:
-    """`count` equal minibatches of the tensors of `structure`, taken along `axis` in `order` ([N]
-    indices; None keeps them as they are)."""
-    parts = []
-    for tensor in tf.nest.flatten(structure):
+def stack_minibatches(structure: Any, order: tf.Tensor | None, count: int, axis: int) -> Any:
+    """`structure` with each tensor split into `count` equal minibatches along `axis`, taken in `order` ([N]
+    indices; None keeps them as they are), and stacked: a tensor [..., N (at axis), ...] becomes
+    [count, ..., N / count, ...]."""
+
+    def stacked(tensor: tf.Tensor) -> tf.Tensor:
         if order is not None:
             tensor = tf.gather(tensor, order, axis=axis)
-        parts.append(tf.split(tensor, count, axis=axis))
-    return [tf.nest.pack_sequence_as(structure, [part[i] for part in parts]) for i in range(count)]
+        return tf.stack(tf.split(tensor, count, axis=axis))
+
+    return tf.nest.map_structure(stacked, structure)
