@@ -6,6 +6,11 @@ the connection up when a ping goes unanswered for KEEPALIVE_TIMEOUT_MS. The lear
 ends the streams on it and reclaims their slots; the actor reconnects with backoff. The
 server accepts pings as often as every MIN_PING_INTERVAL_MS, so the clients' pings never
 count as abuse (which would make the server close the connection with ENHANCE_YOUR_CALM).
+
+An actor's channel keeps its connections to itself (`grpc.use_local_subchannel_pool`). gRPC otherwise
+shares them between the channels of a process, with their reconnect backoff: a new channel to a
+learner that refused earlier attempts (one still starting, or restarting) failed at once, for up to
+seconds after the learner was up, whatever the actor's own backoff said.
 """
 
 from __future__ import annotations
@@ -42,4 +47,4 @@ def server_options(max_message_mb: float) -> Options:
 
 def channel_options(max_message_mb: float) -> Options:
     """Options of an actor's channel to the learner."""
-    return [*_message_sizes(max_message_mb), *_keepalive()]
+    return [*_message_sizes(max_message_mb), *_keepalive(), ("grpc.use_local_subchannel_pool", 1)]
