@@ -92,23 +92,26 @@ class ReplicatedStep:
         return run(sharded_steps, sharded_rows, *scalars)
 
     def _loop_graph(self, steps: Any, rows: Any, scalars: Any, count: tf.Tensor) -> dict[str, tf.Tensor]:
-        """`loop`'s graph: `fn` on minibatch k = 0 .. count - 1 of steps and rows (per replica, [K, ...]),
-        the metrics averaged over the replicas and summed over k, then divided by count."""
+        """`loop`'s graph: `fn` on minibatch k = 0 .. count - 1 of steps and rows (per replica, [K, ...]), and
+        the metrics averaged over the replicas, then over the K steps. `fn` is traced once, in the loop's body,
+        which records the structure of its metrics for the end."""
+        metrics_of_a_step: list[dict[str, tf.Tensor]] = []
 
-        def step(k: tf.Tensor) -> dict[str, tf.Tensor]:
-            def replica_step(steps: Any, rows: Any, scalars: Any) -> dict[str, tf.Tensor]:
-                take = lambda tensor: tensor[k]  # noqa: E731
-                return self._fn(tf.nest.map_structure(take, steps), tf.nest.map_structure(take, rows), scalars)[0]
+        def replica_step(k: tf.Tensor, steps: Any, rows: Any, scalars: Any) -> dict[str, tf.Tensor]:
+            take = lambda tensor: tensor[k]  # noqa: E731
+            return self._fn(tf.nest.map_structure(take, steps), tf.nest.map_structure(take, rows), scalars)[0]
 
-            metrics = self._strategy.run(replica_step, args=(steps, rows, scalars))
-            return self._strategy.reduce(tf.distribute.ReduceOp.MEAN, metrics, axis=None)
+        def body(k: tf.Tensor, history: tf.TensorArray) -> tuple[tf.Tensor, tf.TensorArray]:
+            metrics = self._strategy.run(replica_step, args=(k, steps, rows, scalars))
+            metrics = self._strategy.reduce(tf.distribute.ReduceOp.MEAN, metrics, axis=None)
+            metrics_of_a_step.append(metrics)
+            return k + 1, history.write(k, tf.stack([tf.cast(v, tf.float32) for v in tf.nest.flatten(metrics)]))
 
-        def body(k: tf.Tensor, totals: dict[str, tf.Tensor]) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
-            return k + 1, tf.nest.map_structure(tf.add, totals, step(k))
-
-        # The first step runs before the loop: its metrics give the totals their structure.
-        _, totals = tf.while_loop(lambda k, totals: k < count, body, (tf.constant(1), step(tf.constant(0))))
-        return tf.nest.map_structure(lambda total: total / tf.cast(count, total.dtype), totals)
+        # history: [K, metrics], one row per step
+        _, history = tf.while_loop(lambda k, _: k < count, body, (tf.constant(0), tf.TensorArray(tf.float32, count)))
+        structure = metrics_of_a_step[-1]
+        means = tf.unstack(tf.reduce_mean(history.stack(), axis=0), num=len(tf.nest.flatten(structure)))
+        return tf.nest.pack_sequence_as(structure, means)
 
     def _trace_general(self, run: Any, steps: Any, rows: Any, scalars: tuple, stacked: int) -> None:
         """Trace `run` once for any number of unrolls (and of minibatches, when `stacked`), so a batch that
