@@ -83,11 +83,11 @@ class Learner:
         with mixed_precision(config.devices.mixed_precision), strategy.scope():
             self.agent = build_agent(config, self.spec)
         check_batch_split(config, self.agent.batch_size, len(self.devices.training))
-        self.acting = self._acting()
         self.stats = EpisodeStats()
         self.eval_stats = EpisodeStats()
         self.checkpointer = Checkpointer(config.folder.checkpoints, self.agent.checkpoint_items(), self.stats, config.checkpoint.keep)
         self.restored_from = self.checkpointer.restore(config.restore_from)
+        self.acting = self._acting()  # after the restore: inference starts from the restored policy and its version
         # Replay is not checkpointed (as in SEED): after a restart it refills to min_fill before training.
         if isinstance(self.agent, ReplayAgent):
             fields = unroll_fields(self.agent, self.spec)

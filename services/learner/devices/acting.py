@@ -34,18 +34,25 @@ class Acting(Protocol):
 
 
 class LiveActing:
-    """Inference by the trained agent itself, with its live weights."""
+    """Inference by the trained agent itself, with its live weights.
+
+    The version is the agent's step count when it was built, then the one the trainer last reported
+    (`refresh`), or what `version()` returns when given: reading the agent's step variable for every
+    batch cost an eighth of the inference thread. The weights are live, so it may lag the weights by
+    the train step in progress.
+    """
 
     def __init__(self, agent: Agent, version: Callable[[], int] | None = None):
         self._agent = agent
-        self._version = version or (lambda: agent.steps)
+        self._version = version
+        self._steps = agent.steps
 
     def act(self, inputs: StepInputs, state: tuple[np.ndarray, ...]) -> tuple[ActOutput, int]:
-        version = self._version()
+        version = self._version() if self._version is not None else self._steps
         return self._agent.act(inputs, state), version
 
     def refresh(self, steps: int) -> None:
-        del steps  # the weights are live
+        self._steps = steps  # the weights are live; only the version moves
 
 
 class InferenceCopies:
