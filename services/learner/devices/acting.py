@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from seedrl.common import metrics as m
 from seedrl.learner.agents.base import ActOutput, Agent, StepInputs
+from seedrl.learner.graphs import graph_function
 
 
 class Acting(Protocol):
@@ -74,7 +75,7 @@ class InferenceCopies:
             with tf.device(device):
                 self._copies.append(build())
         sources = trained.acting_variables()
-        self._copy_fns = [tf.function(_assigner(copy.acting_variables(), sources)) for copy in self._copies]
+        self._copy_fns = [graph_function(_assigner(copy.acting_variables(), sources)) for copy in self._copies]
         self._locks = [threading.Lock() for _ in devices]
         self._versions = [0] * len(devices)
         self._refreshed_at = -refresh_steps

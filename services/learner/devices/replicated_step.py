@@ -15,6 +15,8 @@ from typing import Any, Callable
 import numpy as np
 import tensorflow as tf
 
+from seedrl.learner.graphs import graph_function
+
 # fn(steps, rows, scalars) -> (metrics, rows_out), run inside a replica:
 #   steps: dict of [T+1, b, ...] time-major fields of the replica's b unrolls;
 #   rows: nested structure of [b, ...] per-unroll inputs (initial state, importance weights);
@@ -35,11 +37,11 @@ class ReplicatedStep:
         self._strategy = tf.distribute.get_strategy()
         self.replicas = self._strategy.num_replicas_in_sync
         compile_here = jit_compile and not isinstance(self._strategy, tf.distribute.TPUStrategy)
-        self._run = tf.function(
+        self._run = graph_function(
             lambda steps, rows, scalars: self._strategy.run(fn, args=(steps, rows, scalars)), jit_compile=compile_here,
             reduce_retracing=True,
         )
-        self._loop = tf.function(self._loop_graph, jit_compile=compile_here, reduce_retracing=True)
+        self._loop = graph_function(self._loop_graph, jit_compile=compile_here, reduce_retracing=True)
         self._traced: set[int] = set()
 
     @property

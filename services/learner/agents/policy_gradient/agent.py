@@ -52,6 +52,7 @@ from seedrl.learner.networks.encoder import zero_step
 from seedrl.learner.networks.policy_value import PolicyValueNetwork
 from seedrl.spec.network import NetworkConfig
 from seedrl.spec.scaling import AUTO
+from seedrl.learner.graphs import graph_function
 
 OBSERVATION_CLIP = 10.0  # normalised observations are clipped to [-10, 10]
 # The time-major fields [T+1, B, ...] of a training batch the agent reads.
@@ -130,7 +131,7 @@ class PolicyGradientAgent(Agent):
         action_shape = spec.action_shape
         state_spec = tuple(tf.TensorSpec([None, *s.shape], tf.float32) for s in self.state_specs)
         self._obs_spec = tf.TensorSpec([None, *obs_shape], obs_dtype)
-        self._act_fn = tf.function(self._act_graph, input_signature=[
+        self._act_fn = graph_function(self._act_graph, input_signature=[
             self._obs_spec, tf.TensorSpec([None], tf.bool), tf.TensorSpec([None, *action_shape], self._action_dtype),
             tf.TensorSpec([None], tf.float32), state_spec,
         ])
@@ -138,9 +139,9 @@ class PolicyGradientAgent(Agent):
         minibatch_graph = self._transition_step_graph if config.batch_mode in SPLIT_MODES else self._unroll_step_graph
         self._minibatch_step = ReplicatedStep(minibatch_graph, jit_compile)
         check_replicas(config, self._minibatch_step.replicas)
-        self._minibatches_fn = tf.function(self._minibatches_graph)
-        self._end_update_fn = tf.function(self._end_update_graph)
-        self._refresh_fn = tf.function(self._refresh_acting_copy)
+        self._minibatches_fn = graph_function(self._minibatches_graph)
+        self._end_update_fn = graph_function(self._end_update_graph)
+        self._refresh_fn = graph_function(self._refresh_acting_copy)
 
         # Create every variable now, so checkpoints restore before the first update.
         for net in (self._network, self._acting_network):
@@ -258,7 +259,7 @@ class PolicyGradientAgent(Agent):
         module = tf.Module()
         module.network = self._acting_network
         module.statistics = [s for s in (self._acting_observation_statistics, self._acting_value_statistics) if s]
-        module.serve = tf.function(self._serve_graph).get_concrete_function(**inputs)
+        module.serve = graph_function(self._serve_graph).get_concrete_function(**inputs)
         return module
 
     # --- Acting ----------------------------------------------------------------------

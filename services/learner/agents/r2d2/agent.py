@@ -31,6 +31,7 @@ from seedrl.spec.network import NetworkConfig
 from seedrl.learner.replay.agent import ReplayAgent
 from seedrl.spec.replay import ReplayConfig
 from seedrl.learner.unrolls import Unrolls
+from seedrl.learner.graphs import graph_function
 
 # Per-step fields the train step reads ([burn_in + T + 1, B, ...] each).
 TRAIN_FIELDS = ("observation", "reward", "terminated", "truncated", "truncation_value", "prev_action", "action")
@@ -63,7 +64,7 @@ class R2D2Agent(ReplayAgent):
         self._obs_spec = tf.TensorSpec([None, *obs_shape], obs_dtype)
         state_spec = tuple(tf.TensorSpec([None, *s.shape], tf.float32) for s in self.state_specs)
         rows = lambda dtype: tf.TensorSpec([None], dtype)  # noqa: E731
-        self._act_fn = tf.function(
+        self._act_fn = graph_function(
             self._act_graph,
             input_signature=[self._obs_spec, rows(tf.bool), rows(tf.int32), rows(tf.float32), rows(tf.int32), state_spec],
         )
@@ -74,7 +75,7 @@ class R2D2Agent(ReplayAgent):
             "reward": steps(tf.float32), "terminated": steps(tf.bool), "truncated": steps(tf.bool),
             "truncation_value": steps(tf.float32), "action": steps(tf.int32),
         }
-        self._priorities_fn = tf.function(
+        self._priorities_fn = graph_function(
             self._initial_priorities_graph,
             input_signature=[acted, steps(tf.float32, self._num_actions)],
         )
@@ -154,7 +155,7 @@ class R2D2Agent(ReplayAgent):
             inputs[f"state_{i}"] = tf.TensorSpec([None, *spec.shape], tf.float32, name=f"state_{i}")
         module = tf.Module()
         module.network = self._online
-        module.serve = tf.function(self._serve_graph).get_concrete_function(**inputs)
+        module.serve = graph_function(self._serve_graph).get_concrete_function(**inputs)
         return module
 
     # --- Graphs ----------------------------------------------------------------------
@@ -253,7 +254,7 @@ class R2D2Agent(ReplayAgent):
         }
         return metrics, out.priorities
 
-    @tf.function
+    @graph_function
     def _update_target(self) -> None:
         for target, online in zip(self._target.variables, self._online.variables, strict=True):
             target.assign(online)

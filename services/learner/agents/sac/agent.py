@@ -43,6 +43,7 @@ from seedrl.spec.network import NetworkConfig
 from seedrl.learner.replay.agent import ReplayAgent
 from seedrl.spec.replay import ReplayConfig
 from seedrl.learner.unrolls import Unrolls
+from seedrl.learner.graphs import graph_function
 
 # Per-step fields the train step reads ([T + 1, B, ...] each).
 TRAIN_FIELDS = ("observation", "reward", "terminated", "truncated", "truncation_value", "prev_action", "action")
@@ -95,11 +96,11 @@ class SACAgent(ReplayAgent):
         self._obs_spec = tf.TensorSpec([None, *obs_shape], obs_dtype)
         action_rows = tf.TensorSpec([None, self._action_size], tf.float32)
         rows = lambda dtype: tf.TensorSpec([None], dtype)  # noqa: E731
-        self._act_fn = tf.function(
+        self._act_fn = graph_function(
             self._act_graph, input_signature=[self._obs_spec, rows(tf.bool), action_rows, rows(tf.float32)]
         )
         self._train_step = ReplicatedStep(self._train_graph, jit_compile=jit_compile)
-        self._update_targets_fn = tf.function(self._update_targets)
+        self._update_targets_fn = graph_function(self._update_targets)
         # Create every variable now, so checkpoints restore before the first step.
         self._act_graph(tf.zeros([1, *obs_shape], obs_dtype), tf.zeros([1], tf.bool), tf.zeros([1, self._action_size]),
                         tf.zeros([1]))
@@ -177,7 +178,7 @@ class SACAgent(ReplayAgent):
             inputs["reward"] = tf.TensorSpec([None], tf.float32, name="reward")
         module = tf.Module()
         module.policy, module.critics = self._policy, self._critics
-        module.serve = tf.function(self._serve_graph).get_concrete_function(**inputs)
+        module.serve = graph_function(self._serve_graph).get_concrete_function(**inputs)
         return module
 
     # --- Graphs ----------------------------------------------------------------------

@@ -18,6 +18,7 @@ from seedrl.learner.devices.replicated_step import ReplicatedStep
 from seedrl.learner.networks.encoder import zero_step
 from seedrl.learner.networks.policy_value import PolicyValueNetwork
 from seedrl.spec.network import NetworkConfig
+from seedrl.learner.graphs import graph_function
 
 
 class VTraceAgent(Agent):
@@ -47,7 +48,7 @@ class VTraceAgent(Agent):
         self._obs_spec = obs_spec
         state_spec = tuple(tf.TensorSpec([None, *s.shape], tf.float32) for s in self.state_specs)
         action_spec = tf.TensorSpec([None], tf.int32)
-        self._act_fn = tf.function(
+        self._act_fn = graph_function(
             self._act_graph,
             input_signature=[obs_spec, tf.TensorSpec([None], tf.bool), action_spec, tf.TensorSpec([None], tf.float32), state_spec],
         )
@@ -110,7 +111,7 @@ class VTraceAgent(Agent):
             inputs[f"state_{i}"] = tf.TensorSpec([None, *spec.shape], tf.float32, name=f"state_{i}")
         module = tf.Module()
         module.network = self._network
-        module.serve = tf.function(self._serve_graph).get_concrete_function(**inputs)
+        module.serve = graph_function(self._serve_graph).get_concrete_function(**inputs)
         return module
 
     # --- Graphs ----------------------------------------------------------------------
