@@ -2,8 +2,8 @@
 
 The learner's graphs branch and loop with TensorFlow's own control flow (`tf.cond`, `tf.while_loop`,
 `tf.scan`) and use Python's only on Python values, so AutoGraph's rewriting of their source has
-nothing to convert, yet it was most of a trace's time: PPO's update on CartPole traced in 2.7 s with
-it and 0.9 s without. Traces block training (and, on a busy CPU, inference) while they run. A graph
+nothing to convert, yet it took most of a trace's time. Traces block training (and, on a busy CPU,
+inference) while they run. A graph
 that branches on a tensor in Python fails when it is traced, with TensorFlow's "using a `tf.Tensor`
 as a Python `bool` is not allowed".
 """
