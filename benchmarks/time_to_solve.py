@@ -101,6 +101,15 @@ def frame_summaries(logdir: Path) -> tuple[np.ndarray, np.ndarray]:
     return frames.wall_times[order], frames.values[order]
 
 
+def launch_fps(summary: dict) -> float:
+    """Frames per second from launch to the run's last progress report, as a peer's log gives it: the frames
+    of the status at which `seedrl train` saw the solve over its seconds from launch; for a run that did not
+    solve, the summary's `fps` (its frames over the command's wall time, shutdown included)."""
+    if summary.get("solved_at_seconds") and summary.get("solved_at_frames") is not None:
+        return summary["solved_at_frames"] / summary["solved_at_seconds"]
+    return summary["fps"]
+
+
 def training_fps(logdir: Path) -> float | None:
     """Frames per second from the first summary of the run folder `logdir` that counts frames to its last: the
     rate once training runs, start-up (imports, the first traces, actors connecting) left out; None with fewer

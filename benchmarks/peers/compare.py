@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from benchmarks.peers.sample_factory import CARTPOLE, PONG, run_peer, window_fps
 from benchmarks.suite.figures import Value
 from benchmarks.system import measure_train
-from benchmarks.time_to_solve import README_ARGS, train_once, with_flag
+from benchmarks.time_to_solve import README_ARGS, launch_fps, train_once, with_flag
 
 # setting (agent.actorsxenvs) -> `seedrl train` flags: the README's command, at more envs, and with PPO.
 SEEDRL_CARTPOLE: dict[str, list[str]] = {
@@ -85,7 +85,7 @@ def cartpole_round(seed: int, limits: Limits, peer_first: bool) -> dict[str, Val
             summary = result.summary
             values.update({f"{setting}.time_to_475": summary["solved_at_seconds"],
                            f"{setting}.frames_to_475": summary["solved_at_frames"],
-                           f"{setting}.fps": summary["fps"], f"{setting}.training_fps": result.training_fps,
+                           f"{setting}.fps": launch_fps(summary), f"{setting}.training_fps": result.training_fps,
                            f"{setting}.best_return": result.best_mean_return,
                            f"{setting}.stall_s": result.longest_stall})
 

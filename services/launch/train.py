@@ -16,10 +16,11 @@ import math
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any, TextIO
 
 from seedrl.envs.registry import reward_threshold
-from seedrl.common.checkpoint_files import latest_checkpoint
+from seedrl.common.checkpoint_files import latest_checkpoint, list_checkpoints
 from seedrl.common.files import write_json
 from seedrl.controller.runtimes.local_experiment import LocalExperiment, LocalOptions
 from seedrl.launch.config import TrainConfig
@@ -37,6 +38,14 @@ def progress_line(status: pb.LearnerStatus | None, elapsed: float, actors_alive:
         f"return(100) {mean} | episodes {status.episodes:>7,} | steps {status.learner_steps:>6,} | "
         f"actors {actors_alive}/{actors}"
     )
+
+
+def frames_at_start(checkpoints: Path) -> int | None:
+    """The frames a run in this folder starts from: 0 in a fresh folder, else the count recorded with the newest
+    checkpoint, which the learner restores (None if it was not recorded). Its first status cannot tell: actors may
+    have trained for a while before it answers."""
+    found = list_checkpoints(checkpoints)
+    return found[-1].frames if found else 0
 
 
 class _Progress:
@@ -87,6 +96,7 @@ class LocalRun:
         """Train until a stop condition; returns (and writes) the summary."""
         config, experiment = self.config, self.experiment
         previous = {sig: signal.signal(sig, self._interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+        first_frames = frames_at_start(self.config.folder.checkpoints)  # before the learner writes any
         started = time.monotonic()
         experiment.start()
         self._out.write(
@@ -96,7 +106,6 @@ class LocalRun:
         )
         progress = _Progress(self._out)
         status: pb.LearnerStatus | None = None
-        first_frames: int | None = None
         solved_at: float | None = None
         solved_frames: int | None = None
         reason = "interrupted"
@@ -112,7 +121,7 @@ class LocalRun:
                 progress.show(progress_line(status, elapsed, experiment.alive_actors(), config.actors), elapsed)
                 if status is None:
                     continue
-                if first_frames is None:
+                if first_frames is None:  # resumed from a checkpoint whose frames were not recorded
                     first_frames = status.frames
                 if (
                     solved_at is None and self.solve_return is not None and status.episodes >= 100

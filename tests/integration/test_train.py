@@ -77,6 +77,7 @@ def test_rerunning_with_the_same_logdir_resumes_from_the_checkpoint(tmp_path):
 
     first = run(30_000)
     assert first["stop_reason"] == "total_frames" and first["frames"] >= 30_000
+    assert first["frames_this_run"] == first["frames"]  # a fresh folder: every frame is this run's
     second = run(60_000)
     assert second["frames"] >= 60_000
     assert second["frames_this_run"] <= 60_000 - 25_000  # it went on from ~30k frames, not from 0

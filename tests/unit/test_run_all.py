@@ -303,6 +303,15 @@ def test_the_training_fps_leaves_out_the_time_before_the_first_frames(tmp_path):
     assert training_fps(tmp_path / "empty") is None
 
 
+def test_the_fps_from_launch_ends_at_the_report_that_saw_the_solve_as_a_peers_log_does():
+    from benchmarks.time_to_solve import launch_fps
+
+    solved = {"frames": 204_800, "wall_seconds": 16.4, "fps": 11_524.4, "solved_at_seconds": 15.0,
+              "solved_at_frames": 195_000}
+    assert launch_fps(solved) == 13_000.0  # not the command's wall time, shutdown included
+    assert launch_fps({**solved, "solved_at_seconds": None, "solved_at_frames": None}) == 11_524.4
+
+
 def test_a_runs_diagnostics_and_longest_stall_come_from_its_summaries(tmp_path):
     """Real TensorBoard event files, written as the learner writes them: medians (of the agent's tags too), the
     highest gradient norm, the first learning rate, and the longest time between two summaries."""
