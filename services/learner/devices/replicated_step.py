@@ -74,10 +74,11 @@ class ReplicatedStep:
 
     def _call(self, run: Any, steps: Any, rows: Any, scalars: tuple, stacked: int) -> Any:
         """`run(steps, rows, *scalars)` with steps and rows sharded over the replicas along their batch axis
-        (`stacked` leading axes before the usual ones)."""
-        if id(run) not in self._traced:
-            self._trace_general(run, steps, rows, scalars, stacked)
+        (`stacked` leading axes before the usual ones). Several replicas take distributed inputs, traced as each
+        batch size comes; one replica traces a general shape first (`_trace_general`)."""
         if self.replicas == 1:
+            if id(run) not in self._traced:
+                self._trace_general(run, steps, rows, scalars, stacked)
             return run(steps, rows, *scalars)
         batch = tf.nest.flatten(steps)[0].shape[stacked + 1]
         if batch % self.replicas:
