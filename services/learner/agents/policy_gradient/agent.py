@@ -52,7 +52,7 @@ from seedrl.learner.networks.encoder import zero_step
 from seedrl.learner.networks.policy_value import PolicyValueNetwork
 from seedrl.spec.network import NetworkConfig
 from seedrl.spec.scaling import AUTO
-from seedrl.learner.graphs import graph_function
+from seedrl.learner.graphs import SignatureFunction, graph_function
 
 OBSERVATION_CLIP = 10.0  # normalised observations are clipped to [-10, 10]
 # The time-major fields [T+1, B, ...] of a training batch the agent reads.
@@ -131,7 +131,7 @@ class PolicyGradientAgent(Agent):
         action_shape = spec.action_shape
         state_spec = tuple(tf.TensorSpec([None, *s.shape], tf.float32) for s in self.state_specs)
         self._obs_spec = tf.TensorSpec([None, *obs_shape], obs_dtype)
-        self._act_fn = graph_function(self._act_graph, input_signature=[
+        self._act_fn = SignatureFunction(self._act_graph, input_signature=[
             self._obs_spec, tf.TensorSpec([None], tf.bool), tf.TensorSpec([None, *action_shape], self._action_dtype),
             tf.TensorSpec([None], tf.float32), state_spec,
         ])

@@ -31,7 +31,7 @@ from seedrl.spec.network import NetworkConfig
 from seedrl.learner.replay.agent import ReplayAgent
 from seedrl.spec.replay import ReplayConfig
 from seedrl.learner.unrolls import Unrolls
-from seedrl.learner.graphs import graph_function
+from seedrl.learner.graphs import SignatureFunction, graph_function
 
 # Per-step fields the train step reads ([burn_in + T + 1, B, ...] each).
 TRAIN_FIELDS = ("observation", "reward", "terminated", "truncated", "truncation_value", "prev_action", "action")
@@ -64,7 +64,7 @@ class R2D2Agent(ReplayAgent):
         self._obs_spec = tf.TensorSpec([None, *obs_shape], obs_dtype)
         state_spec = tuple(tf.TensorSpec([None, *s.shape], tf.float32) for s in self.state_specs)
         rows = lambda dtype: tf.TensorSpec([None], dtype)  # noqa: E731
-        self._act_fn = graph_function(
+        self._act_fn = SignatureFunction(
             self._act_graph,
             input_signature=[self._obs_spec, rows(tf.bool), rows(tf.int32), rows(tf.float32), rows(tf.int32), state_spec],
         )

@@ -43,7 +43,7 @@ from seedrl.spec.network import NetworkConfig
 from seedrl.learner.replay.agent import ReplayAgent
 from seedrl.spec.replay import ReplayConfig
 from seedrl.learner.unrolls import Unrolls
-from seedrl.learner.graphs import graph_function
+from seedrl.learner.graphs import SignatureFunction, graph_function
 
 # Per-step fields the train step reads ([T + 1, B, ...] each).
 TRAIN_FIELDS = ("observation", "reward", "terminated", "truncated", "truncation_value", "prev_action", "action")
@@ -96,7 +96,7 @@ class SACAgent(ReplayAgent):
         self._obs_spec = tf.TensorSpec([None, *obs_shape], obs_dtype)
         action_rows = tf.TensorSpec([None, self._action_size], tf.float32)
         rows = lambda dtype: tf.TensorSpec([None], dtype)  # noqa: E731
-        self._act_fn = graph_function(
+        self._act_fn = SignatureFunction(
             self._act_graph, input_signature=[self._obs_spec, rows(tf.bool), action_rows, rows(tf.float32)]
         )
         self._train_step = ReplicatedStep(self._train_graph, jit_compile=jit_compile)

@@ -18,7 +18,7 @@ from seedrl.learner.devices.replicated_step import ReplicatedStep
 from seedrl.learner.networks.encoder import zero_step
 from seedrl.learner.networks.policy_value import PolicyValueNetwork
 from seedrl.spec.network import NetworkConfig
-from seedrl.learner.graphs import graph_function
+from seedrl.learner.graphs import SignatureFunction, graph_function
 
 
 class VTraceAgent(Agent):
@@ -48,7 +48,7 @@ class VTraceAgent(Agent):
         self._obs_spec = obs_spec
         state_spec = tuple(tf.TensorSpec([None, *s.shape], tf.float32) for s in self.state_specs)
         action_spec = tf.TensorSpec([None], tf.int32)
-        self._act_fn = graph_function(
+        self._act_fn = SignatureFunction(
             self._act_graph,
             input_signature=[obs_spec, tf.TensorSpec([None], tf.bool), action_spec, tf.TensorSpec([None], tf.float32), state_spec],
         )
