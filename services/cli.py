@@ -35,20 +35,8 @@ def _load(model: type[BaseModel], args: argparse.Namespace) -> Any:
         sys.exit(f"seedrl: invalid configuration:\n{error}")
 
 
-def without_plotting() -> None:
-    """Make `import matplotlib` fail in this process, before TensorFlow is imported.
-
-    TensorFlow's import loads Keras's plotting helpers, which import `matplotlib.pyplot` when it is
-    installed: about 0.45 s of a learner's 3.3-s import on a 2-core machine. The learner draws nothing,
-    and its container image has no matplotlib; a learner started from a development install now starts
-    as that one does.
-    """
-    sys.modules.setdefault("matplotlib", None)  # type: ignore[arg-type]  # None: the import raises ImportError
-
-
 def _learner(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    without_plotting()
     from seedrl.spec.learner import LearnerConfig
     from seedrl.learner.main import run_learner
 
